@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// masknet: reruns, checks and extends COVID-CT-Mask-Net (Ter-Sarkisov, Applied Intelligence 2022).
+// Module graph (see README "Architecture"): the ML modules and the pipeline engine never import each
+// other; MaskNetStages is the one place where they meet.
+import PackageDescription
+
+let optimized: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "masknet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "masknet", targets: ["masknet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries: each imported by exactly one Swift module.
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),   // TensorCore only
+        .systemLibrary(name: "CLibPNG", path: "Sources/CLibPNG"),       // ImageIO only
+        .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG"),     // ImageIO only
+
+        // Model library.
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: optimized),
+        .target(name: "VisionBackbones", dependencies: ["NeuralNetwork", "TensorCore"], swiftSettings: optimized),
+        .target(name: "ImageIO", dependencies: ["CLibPNG", "CLibJPEG"], swiftSettings: optimized),
+        .target(name: "CTDatasets", dependencies: ["ImageIO", "TensorCore"], swiftSettings: optimized),
+        .target(name: "EvaluationMetrics", dependencies: [], swiftSettings: optimized),
+        .target(name: "ObjectDetection",
+                dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
+        .target(name: "LesionClassifier",
+                dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+                swiftSettings: optimized),
+
+        // Pipeline engine: knows nothing about ML.
+        .target(name: "PipelineEngine", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The built-in stage kinds: each binds one library call to the engine.
+        .target(name: "MaskNetStages", dependencies: [
+            "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
+            "EvaluationMetrics", "ObjectDetection", "LesionClassifier",
+        ]),
+        .executableTarget(name: "masknet", dependencies: [
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "MaskNetStages", "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
+            "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier",
+        ], swiftSettings: optimized),
+
+        // Test targets: one per module.
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+// libpng's simplified and full APIs (Debian: libpng-dev).
+#include <png.h>

@@ -1,0 +1,3 @@
+// PipelineEngine
+//
+// YAML pipelines, validation, DAG, content-addressed store, scheduler, executors and run records. Knows nothing about ML.

@@ -1,0 +1,143 @@
+import Foundation
+
+/// A dense Float32 tensor in row-major (C-contiguous) layout; 4-D tensors are NCHW, as in PyTorch,
+/// so weights and fixtures need no transposes.
+///
+/// `Tensor` has value semantics: copies share storage until one of them is mutated (copy-on-write).
+/// Raw memory is reachable only inside `withUnsafeBufferPointer` / `withUnsafeMutableBufferPointer`.
+public struct Tensor: @unchecked Sendable {
+    /// The extent of each dimension, outermost first.
+    public private(set) var shape: [Int]
+    @usableFromInline var storage: TensorStorage
+
+    /// Number of elements (the product of `shape`; 1 for a scalar with shape `[]`).
+    public var count: Int { storage.count }
+    /// Number of dimensions.
+    public var rank: Int { shape.count }
+
+    /// A tensor of `shape` with every element set to `value`.
+    public init(shape: [Int], repeating value: Float = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative extent")
+        self.shape = shape
+        self.storage = TensorStorage(count: Tensor.elementCount(shape), repeating: value)
+    }
+
+    /// A tensor of `shape` holding `scalars` in row-major order.
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(Tensor.elementCount(shape) == scalars.count,
+                     "Tensor shape \(shape) needs \(Tensor.elementCount(shape)) scalars, got \(scalars.count)")
+        self.shape = shape
+        self.storage = TensorStorage(copying: scalars)
+    }
+
+    /// A tensor of `shape` whose elements are written by `initializer` into uninitialised-but-zeroed memory.
+    public init(shape: [Int], initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        self.init(shape: shape)
+        try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// All zeros.
+    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
+    /// All ones.
+    public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    /// A rank-0 tensor.
+    public init(scalar: Float) { self.init(shape: [], scalars: [scalar]) }
+
+    /// The elements in row-major order.
+    public var scalars: [Float] { withUnsafeBufferPointer { Array($0) } }
+
+    /// The single element of a one-element tensor.
+    public var scalar: Float {
+        precondition(count == 1, "scalar requires one element, shape is \(shape)")
+        return storage.pointer[0]
+    }
+
+    /// Read-only access to the elements.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// Mutable access to the elements; copies the storage first if it is shared.
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// The same elements viewed with another shape of equal element count (no copy).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var resolved = newShape
+        if let inferred = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().filter { $0.offset != inferred }.reduce(1) { $0 * $1.element }
+            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            resolved[inferred] = count / known
+        }
+        precondition(Tensor.elementCount(resolved) == count, "cannot reshape \(shape) to \(newShape)")
+        var copy = self
+        copy.shape = resolved
+        return copy
+    }
+
+    /// Element access by full index (slow; for tests and small bookkeeping only).
+    public subscript(indices: Int...) -> Float {
+        get { storage.pointer[flatIndex(indices)] }
+        set {
+            let index = flatIndex(indices)
+            withUnsafeMutableBufferPointer { $0[index] = newValue }
+        }
+    }
+
+    func flatIndex(_ indices: [Int]) -> Int {
+        precondition(indices.count == shape.count, "index \(indices) does not match shape \(shape)")
+        var flat = 0
+        for (index, extent) in zip(indices, shape) {
+            precondition(index >= 0 && index < extent, "index \(indices) out of bounds for shape \(shape)")
+            flat = flat * extent + index
+        }
+        return flat
+    }
+
+    /// Product of the extents.
+    public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let preview = scalars.prefix(8).map { String(format: "%.5g", $0) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), [\(preview)\(count > 8 ? ", …" : "")])"
+    }
+}
+
+/// Heap storage behind `Tensor`, 64-byte aligned so BLAS and vector loops get aligned rows.
+@usableFromInline
+final class TensorStorage {
+    @usableFromInline let pointer: UnsafeMutablePointer<Float>
+    @usableFromInline let count: Int
+
+    init(count: Int, repeating value: Float) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer.initialize(repeating: value, count: count)
+    }
+
+    init(copying scalars: [Float]) {
+        self.count = scalars.count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        scalars.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { pointer.initialize(from: base, count: count) }
+        }
+    }
+
+    @usableFromInline func copy() -> TensorStorage {
+        let result = TensorStorage(count: count, repeating: 0)
+        result.pointer.update(from: pointer, count: count)
+        return result
+    }
+
+    deinit { pointer.deallocate() }
+}

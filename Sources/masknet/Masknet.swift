@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The masknet command-line tool: parses, validates and calls the library; it holds no logic of its own.
+@main
+struct Masknet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "masknet",
+        abstract: "Rerun, check and extend COVID-CT-Mask-Net: lesion segmentation and COVID-19 classification.",
+        subcommands: []
+    )
+}
