@@ -55,6 +55,8 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
+                    path: "Tests/VisionBackbonesTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -8,6 +8,12 @@ public enum BLAS {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
+    /// Applied once, before the first product: OpenBLAS gets as many threads as our own kernels.
+    @usableFromInline static let configured: Bool = {
+        setThreadCount(ThreadingConfiguration.workerCount)
+        return true
+    }()
+
     /// OpenBLAS's current thread count.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
@@ -20,6 +26,7 @@ public enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = configured
         guard m > 0, n > 0 else { return }
         if k == 0 {
             // BLAS leaves C untouched for beta = 1 and may not scale it otherwise: make it explicit.
