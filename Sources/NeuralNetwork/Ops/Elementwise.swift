@@ -44,7 +44,7 @@ public func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
 extension Tensor {
     /// A new tensor with `transform` applied to each element, in parallel chunks.
     public func parallelMap(_ transform: @escaping (Float) -> Float) -> Tensor {
-        var result = Tensor(shape: shape)
+        var result = Tensor(uninitializedShape: shape)
         withUnsafeBufferPointer { source in
             result.withUnsafeMutableBufferPointer { target in
                 let s = source.baseAddress!, t = target.baseAddress!

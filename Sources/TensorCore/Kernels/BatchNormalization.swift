@@ -35,7 +35,7 @@ public enum BatchNormKernels {
         precondition(weight.shape == [c] && bias.shape == [c],
                      "batch_norm: input \(input.shape) vs weight \(weight.shape), bias \(bias.shape)")
         let plane = input.shape[2] * input.shape[3]
-        var output = Tensor(shape: input.shape)
+        var output = Tensor(uninitializedShape: input.shape)
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { gamma in
                 bias.withUnsafeBufferPointer { beta in
@@ -90,7 +90,7 @@ public enum BatchNormKernels {
         let weightGradient = Tensor(shape: [c], scalars: sumGradientXHat)
         let biasGradient = Tensor(shape: [c], scalars: sumGradient)
         guard needsInput else { return (nil, weightGradient, biasGradient) }
-        var inputGradient = Tensor(shape: input.shape)
+        var inputGradient = Tensor(uninitializedShape: input.shape)
         let count = Float(n * plane)
         outputGradient.withUnsafeBufferPointer { dy in
             input.withUnsafeBufferPointer { x in

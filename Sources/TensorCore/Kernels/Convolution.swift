@@ -33,6 +33,9 @@ public struct Convolution2DGeometry: Equatable, Sendable {
 }
 
 public enum ConvolutionKernels {
+    /// Multiply-add FLOPs (2 per MAC) performed by convolution GEMMs since the last reset; read by the
+    /// benchmark to report achieved GFLOP/s. Updated from the calling thread only.
+    nonisolated(unsafe) public static var performedFLOPs: Double = 0
     /// Writes the column matrix `[C·kh·kw, Ho·Wo]` of one image `[C, H, W]` (zeros where the window
     /// leaves the padded image). Parallel over the C·kh·kw rows.
     public static func im2col(_ image: UnsafePointer<Float>, _ g: Convolution2DGeometry,
@@ -113,8 +116,8 @@ public enum ConvolutionKernels {
         if let bias { precondition(bias.shape == [g.outputChannels], "conv2d: bias \(bias.shape) vs weight \(weight.shape)") }
         let n = input.shape[0]
         let (rows, cols) = (g.columnRows, g.columnCount)
-        var output = Tensor(shape: [n, g.outputChannels, g.outputHeight, g.outputWidth])
-        var columns = g.isPointwise ? Tensor(shape: [0]) : Tensor(shape: [rows, cols])
+        var output = Tensor(uninitializedShape: [n, g.outputChannels, g.outputHeight, g.outputWidth])
+        var columns = Tensor(uninitializedShape: g.isPointwise ? [0] : [rows, cols])
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
@@ -136,6 +139,7 @@ public enum ConvolutionKernels {
                                     }
                                 }
                             }
+                            performedFLOPs += 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
                             BLAS.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: cols, k: rows,
                                       a: w.baseAddress!, lda: rows, b: source, ldb: cols,
                                       beta: bias == nil ? 0 : 1, c: yImage, ldc: cols)
@@ -177,7 +181,7 @@ public enum ConvolutionKernels {
             }
         }
         guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
-        var columns = Tensor(shape: g.isPointwise && !needsInput ? [0] : [rows, cols])
+        var columns = Tensor(uninitializedShape: g.isPointwise && !needsInput ? [0] : [rows, cols])
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 outputGradient.withUnsafeBufferPointer { dy in
@@ -194,6 +198,7 @@ public enum ConvolutionKernels {
                                     im2col(xImage, g, into: col.baseAddress!)
                                     source = UnsafePointer(col.baseAddress!)
                                 }
+                                performedFLOPs += 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
                                 weightGradient!.withUnsafeMutableBufferPointer { dw in
                                     BLAS.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
                                               a: dyImage, lda: cols, b: source, ldb: cols,
@@ -202,6 +207,7 @@ public enum ConvolutionKernels {
                             }
                             if needsInput {
                                 // dCol[CK, HoWo] = Wᵀ[CK, O] · dY[O, HoWo], then scatter back.
+                                performedFLOPs += 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
                                 inputGradient!.withUnsafeMutableBufferPointer { dx in
                                     let dxImage = dx.baseAddress! + image * g.channels * g.height * g.width
                                     if g.isPointwise {

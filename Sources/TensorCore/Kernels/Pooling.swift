@@ -8,7 +8,7 @@ public enum MaxPoolKernels {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let ho = (h + 2 * padding - kernelSize) / stride + 1
         let wo = (w + 2 * padding - kernelSize) / stride + 1
-        var output = Tensor(shape: [n, c, ho, wo])
+        var output = Tensor(uninitializedShape: [n, c, ho, wo])
         var indices = [Int32](repeating: 0, count: n * c * ho * wo)
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in

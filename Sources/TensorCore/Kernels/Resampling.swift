@@ -13,7 +13,7 @@ public enum ResamplingKernels {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let rows = (0..<height).map { nearestSource($0, input: h, output: height) }
         let cols = (0..<width).map { nearestSource($0, input: w, output: width) }
-        var output = Tensor(shape: [n, c, height, width])
+        var output = Tensor(uninitializedShape: [n, c, height, width])
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 parallelFor(n * c) { plane in
@@ -65,7 +65,7 @@ public enum ResamplingKernels {
     public static func bilinearForward(_ input: Tensor, height: Int, width: Int) -> Tensor {
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let rows = bilinearTaps(input: h, output: height), cols = bilinearTaps(input: w, output: width)
-        var output = Tensor(shape: [n, c, height, width])
+        var output = Tensor(uninitializedShape: [n, c, height, width])
         input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 parallelFor(n * c) { plane in

@@ -25,7 +25,7 @@ public enum TransposedConvolutionKernels {
         let inputPlane = input.shape[2] * input.shape[3]
         let outputPlane = g.height * g.width
         var output = Tensor(shape: [n, cout, g.height, g.width])
-        var columns = Tensor(shape: [g.columnRows, g.columnCount])
+        var columns = Tensor(uninitializedShape: [g.columnRows, g.columnCount])
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 output.withUnsafeMutableBufferPointer { y in
@@ -82,7 +82,7 @@ public enum TransposedConvolutionKernels {
             }
         }
         guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
-        var columns = Tensor(shape: [g.columnRows, g.columnCount])
+        var columns = Tensor(uninitializedShape: [g.columnRows, g.columnCount])
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 outputGradient.withUnsafeBufferPointer { dy in
