@@ -1,0 +1,35 @@
+import NeuralNetwork
+import TensorCore
+
+/// Module S (`s2new`, spec §5): the D ranked rows of [score, dx, dy, dw, dh], flattened row-major to
+/// `[1, 5·D]`, → Linear(5D, s) → ReLU → Linear(s, s) → ReLU → Linear(s, 3) logits (Control, CP, COVID-19).
+/// Weights kaiming_normal(fan_out, relu); biases keep PyTorch's default uniform init.
+public final class ClassificationModule {
+    public let roiBatchSize: Int
+    public let features: Int
+    let fcScores: Linear, fcScores2: Linear, fcScoresImage: Linear
+
+    public init(_ scope: ParameterScope, roiBatchSize: Int, features: Int, generator: inout SeededGenerator) {
+        self.roiBatchSize = roiBatchSize
+        self.features = features
+        fcScores = Linear(scope.child("fc_scores"), inFeatures: 5 * roiBatchSize, outFeatures: features,
+                          initialization: .kaimingNormalFanOut, generator: &generator)
+        fcScores2 = Linear(scope.child("fc_scores_2"), inFeatures: features, outFeatures: features,
+                           initialization: .kaimingNormalFanOut, generator: &generator)
+        fcScoresImage = Linear(scope.child("fc_scores_img"), inFeatures: features, outFeatures: 3,
+                               initialization: .kaimingNormalFanOut, generator: &generator)
+    }
+
+    /// Ranked boxes `[D, 5]` → class logits `[1, 3]`.
+    public func callAsFunction(_ rankedBoxes: Variable, _ context: ForwardContext) -> Variable {
+        precondition(rankedBoxes.shape == [roiBatchSize, 5],
+                     "module S was built for D = \(roiBatchSize) rows, got ranked boxes \(rankedBoxes.shape)")
+        let flat = reshape(rankedBoxes, [1, 5 * roiBatchSize])
+        return fcScoresImage(relu(fcScores2(relu(fcScores(flat, context)), context)), context)
+    }
+
+    /// 5·D·s + s + s² + s + 3·s + 3 (spec §2.4).
+    public static func parameterCount(roiBatchSize: Int, features: Int) -> Int {
+        5 * roiBatchSize * features + features + features * features + features + 3 * features + 3
+    }
+}

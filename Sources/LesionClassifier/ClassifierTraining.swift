@@ -1,0 +1,199 @@
+import Foundation
+import NeuralNetwork
+import ObjectDetection
+import TensorCore
+
+/// Which loss trains S (Appendix D/B9).
+public enum ClassifierLoss: String, Codable, Sendable {
+    /// The seed's sigmoid BCE against one-hot labels, mean over B·3.
+    case binaryCrossEntropy = "bce"
+    /// Softmax cross-entropy (a deliberate change, offered as an option).
+    case softmaxCrossEntropy = "softmax"
+}
+
+/// Settings of classifier training (spec §6.2).
+public struct ClassifierTrainingConfiguration: Codable, Equatable, Sendable {
+    public var epochs = 50
+    public var batchSize = 8
+    public var learningRate = 1e-5
+    public var weightDecay = 1e-3
+    public var loss = ClassifierLoss.binaryCrossEntropy
+    public var checkpointEvery = 10
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// A labelled slice source, loaded lazily.
+public struct LabelledSliceSource {
+    public var count: Int
+    /// Image `[3, H, W]` in [0, 1], its class, and a stable identity (the file name) for seeding.
+    public var load: (Int) throws -> (image: Tensor, label: SliceClass, identity: String)
+
+    public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, label: SliceClass, identity: String)) {
+        self.count = count
+        self.load = load
+    }
+}
+
+/// Per-epoch classifier record.
+public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var seconds: Double
+}
+
+/// Spec §6.2 with our decisions: BN statistics frozen (eval mode everywhere), only the trainable set
+/// optimised, batches of B images run one at a time and stacked for the loss, seeded shuffling and
+/// padding, resumable checkpoints.
+public final class ClassifierTrainer {
+    public let model: CovidCTMaskNet
+    public let configuration: ClassifierTrainingConfiguration
+    public let optimizer: Adam
+    public private(set) var history: [ClassifierEpochRecord] = []
+    public private(set) var completedEpochs = 0
+
+    public init(model: CovidCTMaskNet, configuration: ClassifierTrainingConfiguration) {
+        self.model = model
+        self.configuration = configuration
+        model.applyTrainableSet()
+        optimizer = Adam(parameters: model.trainableParameters, learningRate: configuration.learningRate,
+                         weightDecay: configuration.weightDecay)
+    }
+
+    /// The padding generator of one image: run seed + image identity, so results never depend on order.
+    public static func paddingGenerator(seed: UInt64, identity: String) -> SeededGenerator {
+        SeededGenerator(seed: seed, stream: "classifier.padding.\(identity)")
+    }
+
+    /// The loss of a batch of logits `[B, 3]`.
+    func loss(_ logits: Variable, labels: [SliceClass]) -> Variable {
+        switch configuration.loss {
+        case .binaryCrossEntropy:
+            let oneHot = Tensor(shape: [labels.count, 3], scalars: labels.flatMap { label in
+                (0..<3).map { Float($0 == label.rawValue ? 1 : 0) }
+            })
+            return binaryCrossEntropyWithLogits(logits: logits, targets: oneHot, reduction: .mean)
+        case .softmaxCrossEntropy:
+            return softmaxCrossEntropy(logits: logits, labels: labels.map(\.rawValue), reduction: .mean)
+        }
+    }
+
+    public func train(training: LabelledSliceSource, validation: LabelledSliceSource?, checkpoint: URL?,
+                      progress: (TrainingProgress) -> Void = { _ in }) throws {
+        while completedEpochs < configuration.epochs {
+            let epoch = completedEpochs
+            let start = Date()
+            var order = Array(0..<training.count)
+            var shuffler = SeededGenerator(seed: configuration.seed, stream: "classifier.shuffle.\(epoch)")
+            shuffler.shuffle(&order)
+            var lossSum = 0.0, batches = 0, correct = 0, seen = 0
+            for batchStart in stride(from: 0, to: order.count, by: configuration.batchSize) {
+                let batch = order[batchStart..<min(order.count, batchStart + configuration.batchSize)]
+                let tape = GradientTape()
+                let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
+                var outputs: [Variable] = [], labels: [SliceClass] = []
+                for index in batch {
+                    let (image, label, identity) = try training.load(index)
+                    var padding = Self.paddingGenerator(seed: configuration.seed, identity: identity)
+                    outputs.append(model.logits(image: image, context: context, paddingGenerator: &padding).logits)
+                    labels.append(label)
+                }
+                let logits = concatenateRows(outputs)
+                let loss = loss(logits, labels: labels)
+                tape.backward(from: loss)
+                optimizer.step()
+                optimizer.zeroGradients()
+                lossSum += Double(loss.value.scalar)
+                batches += 1
+                correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count
+                seen += labels.count
+                progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: min(order.count, batchStart + batch.count),
+                                          steps: order.count, loss: lossSum / Double(batches),
+                                          slicesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
+            }
+            var validationLoss: Double? = nil, validationAccuracy: Double? = nil
+            if let validation, validation.count > 0 {
+                let result = try evaluate(validation)
+                validationLoss = result.loss
+                validationAccuracy = Double(zip(result.predictions, result.labels).filter { $0 == $1 }.count)
+                    / Double(result.labels.count)
+            }
+            history.append(ClassifierEpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(batches, 1)),
+                                                 trainAccuracy: Double(correct) / Double(max(seen, 1)),
+                                                 validationLoss: validationLoss, validationAccuracy: validationAccuracy,
+                                                 seconds: Date().timeIntervalSince(start)))
+            completedEpochs += 1
+            if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
+                || completedEpochs == configuration.epochs {
+                try saveCheckpoint(to: checkpoint)
+            }
+        }
+    }
+
+    /// Loss (mean over batches of the configured loss), predictions and labels without gradients.
+    public func evaluate(_ source: LabelledSliceSource) throws
+        -> (loss: Double, predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
+        let evaluation = try ClassifierEvaluation.run(model: model, source: source, seed: configuration.seed)
+        var lossSum = 0.0, batches = 0
+        for start in stride(from: 0, to: source.count, by: configuration.batchSize) {
+            let end = min(source.count, start + configuration.batchSize)
+            let logits = Tensor(shape: [end - start, 3], scalars: evaluation.logits[start..<end].flatMap { $0 })
+            lossSum += Double(loss(Variable(logits), labels: Array(evaluation.labels[start..<end])).value.scalar)
+            batches += 1
+        }
+        return (lossSum / Double(max(batches, 1)), evaluation.predictions, evaluation.labels, evaluation.logits)
+    }
+
+    /// Argmax per row of `[B, 3]` logits.
+    public static func predictions(_ logits: Tensor) -> [SliceClass] {
+        let values = logits.scalars
+        return (0..<(values.count / 3)).map { row in
+            let slice = values[(3 * row)..<(3 * row + 3)]
+            return SliceClass(rawValue: slice.indices.max { slice[$0] < slice[$1] }! - 3 * row)!
+        }
+    }
+
+    public func saveCheckpoint(to url: URL) throws {
+        var metadata = model.configuration.metadata()
+        metadata["epoch"] = "\(completedEpochs)"
+        metadata["seed"] = "\(configuration.seed)"
+        metadata["bn_statistics"] = "frozen"
+        metadata["trainable_set"] = model.configuration.trainDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
+        metadata["training"] = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
+        metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        try model.parameters.stateDictionary(metadata: metadata).merging(optimizer.exportState(), prefix: "optimizer.")
+            .write(to: url)
+    }
+
+    public func resume(from url: URL) throws {
+        let file = try SafeTensorsFile.read(url)
+        try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
+        try optimizer.importState(file.subset(prefix: "optimizer."))
+        completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
+        if let json = file.metadata["history"] {
+            history = try JSONDecoder().decode([ClassifierEpochRecord].self, from: Data(json.utf8))
+        }
+    }
+}
+
+/// Inference of the classifier over a source (no tape; deterministic padding per image).
+public enum ClassifierEvaluation {
+    public static func run(model: CovidCTMaskNet, source: LabelledSliceSource, seed: UInt64) throws
+        -> (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
+        var predictions: [SliceClass] = [], labels: [SliceClass] = [], logits: [[Float]] = []
+        let context = ForwardContext(tape: nil, batchNormMode: .evaluation)
+        for index in 0..<source.count {
+            let (image, label, identity) = try source.load(index)
+            var padding = ClassifierTrainer.paddingGenerator(seed: seed, identity: identity)
+            let output = model.logits(image: image, context: context, paddingGenerator: &padding).logits.value
+            logits.append(output.scalars)
+            predictions.append(ClassifierTrainer.predictions(output)[0])
+            labels.append(label)
+        }
+        return (predictions, labels, logits)
+    }
+}

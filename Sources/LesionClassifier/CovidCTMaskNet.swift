@@ -1,0 +1,108 @@
+import Foundation
+import NeuralNetwork
+import ObjectDetection
+import TensorCore
+import VisionBackbones
+
+/// The three slice classes of COVIDx-CT (spec §1.3).
+public enum SliceClass: Int, CaseIterable, Codable, Sendable {
+    case control = 0, commonPneumonia = 1, covid19 = 2
+
+    public var name: String { ["Control", "CP", "COVID-19"][rawValue] }
+}
+
+/// Classifier settings (spec §4.7, §5, §6.2; Appendix D/B9, B10).
+public struct ClassifierConfiguration: Codable, Equatable, Sendable {
+    /// The detector underneath (backbone, classes, anchors, RPN thresholds). Its box score threshold is
+    /// ignored: the classifier path never filters by score (B25).
+    public var detector: MaskRCNNConfiguration
+    /// D: rows given to S (`roi_batch_size`).
+    public var roiBatchSize = 256
+    /// s: S's hidden width (`s_features`).
+    public var features = 1024
+    /// Per-class NMS of the classifier RoI head (`roi_nms_th`).
+    public var roiNMSThreshold: Float = 0.75
+    /// Also train the downsample BatchNorm affine parameters (off in the seed, B10).
+    public var trainDownsampleBatchNorm = false
+
+    public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {
+        self.detector = detector
+        self.roiBatchSize = roiBatchSize
+        self.features = features
+    }
+
+    /// Checkpoint metadata (Appendix D/B15).
+    public func metadata() -> [String: String] {
+        var metadata = detector.metadata()
+        metadata["format"] = "masknet-classifier"
+        metadata["roi_batch_size"] = "\(roiBatchSize)"
+        metadata["s_features"] = "\(features)"
+        metadata["classifier_configuration"] = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        return metadata
+    }
+
+    public static func from(metadata: [String: String]) -> ClassifierConfiguration? {
+        guard let json = metadata["classifier_configuration"] else { return nil }
+        return try? JSONDecoder().decode(ClassifierConfiguration.self, from: Data(json.utf8))
+    }
+}
+
+/// COVID-CT-Mask-Net (spec §0.2): Faster R-CNN (no mask branch) in eval mode → ranked boxes → module S.
+public final class CovidCTMaskNet {
+    public let configuration: ClassifierConfiguration
+    public let detector: MaskRCNN
+    public let classificationModule: ClassificationModule
+    public let extraction: RankedBoxExtraction
+    public var parameters: ParameterStore { detector.parameters }
+
+    public init(configuration: ClassifierConfiguration, seed: UInt64) {
+        self.configuration = configuration
+        detector = MaskRCNN(configuration: configuration.detector, seed: seed, withMasks: false)
+        var generator = SeededGenerator(seed: seed, stream: "classifier.s2new.init")
+        classificationModule = ClassificationModule(ParameterScope(store: detector.parameters, prefix: "s2new"),
+                                                    roiBatchSize: configuration.roiBatchSize,
+                                                    features: configuration.features, generator: &generator)
+        extraction = RankedBoxExtraction(roiBatchSize: configuration.roiBatchSize,
+                                         nmsThreshold: configuration.roiNMSThreshold)
+    }
+
+    /// Class logits `[1, 3]` for one image `[3, H, W]` in [0, 1]. The detector always runs in eval mode
+    /// (test-time top-n, running BN statistics); with a tape in `context`, gradients flow from S through
+    /// the scores and raw deltas into the box head, RoIAlign, FPN and backbone (spec §4.7 step 6).
+    /// `paddingGenerator` draws the fixed-D padding runs (seed it from the run seed and the image).
+    public func logits(image: Tensor, context: ForwardContext, paddingGenerator: inout SeededGenerator)
+        -> (logits: Variable, ranked: RankedBoxes) {
+        let prepared = detector.transform(image)
+        let levels = detector.backbone(Variable(prepared.batch), context)
+        var unused = SeededGenerator(seed: 0)
+        let proposals = detector.rpn(levels, image: prepared, training: false, target: nil, context: context,
+                                     generator: &unused).proposals
+        let (classLogits, deltas) = detector.roiHeads.boxOutputs(levels, rois: proposals, image: prepared, context)
+        let ranked = extraction(logits: classLogits, deltas: deltas, proposals: proposals, image: prepared,
+                                roiHeads: detector.roiHeads, generator: &paddingGenerator)
+        return (classificationModule(ranked.rows, context), ranked)
+    }
+
+    /// The optimised set (spec §5.3, Appendix D/B10): S plus the affine weights of BatchNorm layers named
+    /// bn1/bn2/bn3 (and the downsample BN when configured). Everything else gets no gradient buffer.
+    public func applyTrainableSet() {
+        let includeDownsample = configuration.trainDownsampleBatchNorm
+        parameters.setTrainable { parameter in
+            Self.isInTrainableSet(parameter.name, includeDownsample: includeDownsample)
+        }
+    }
+
+    /// Whether a parameter name belongs to the optimised set.
+    public static func isInTrainableSet(_ name: String, includeDownsample: Bool) -> Bool {
+        if name.hasPrefix("s2new.") { return true }
+        let components = name.split(separator: ".")
+        guard components.count >= 2, ["weight", "bias"].contains(components.last!) else { return false }
+        let module = components[components.count - 2]
+        if ["bn1", "bn2", "bn3"].contains(module) { return true }
+        // downsample.1 is the BN of the identity branch.
+        return includeDownsample && module == "1" && components.count >= 3 && components[components.count - 3] == "downsample"
+    }
+
+    /// Parameters the optimizer updates.
+    public var trainableParameters: [Parameter] { parameters.parameters.filter(\.requiresGradient) }
+}

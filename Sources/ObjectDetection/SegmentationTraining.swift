@@ -1,0 +1,155 @@
+import Foundation
+import NeuralNetwork
+import TensorCore
+
+/// Settings of segmentation training (spec §6.1 defaults; Appendix D/B3, B11, B13, B23, B24).
+public struct SegmentationTrainingConfiguration: Codable, Equatable, Sendable {
+    /// Total epochs (B13: the total, not "additional").
+    public var epochs = 50
+    public var learningRate = 1e-5
+    public var weightDecay = 1e-3
+    /// AdamW-style decoupled weight decay instead of the seed's L2 (B24 option).
+    public var decoupledWeightDecay = false
+    /// Write a resumable checkpoint every this many epochs (and always after the last).
+    public var checkpointEvery = 10
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// Per-epoch record of a training run.
+public struct EpochRecord: Codable, Equatable, Sendable {
+    public var epoch: Int
+    /// Mean total loss over the training slices actually used (B3).
+    public var trainLoss: Double
+    /// Mean total loss over the validation slices with instances, or nil without validation data.
+    public var validationLoss: Double?
+    /// Mean of each of the five losses over the epoch's training slices.
+    public var trainComponents: [String: Double]
+    public var usedSlices: Int
+    public var skippedEmptySlices: Int
+    public var seconds: Double
+}
+
+/// Progress of a training loop, for live display and event logs.
+public struct TrainingProgress: Sendable {
+    public var epoch: Int, epochs: Int
+    public var step: Int, steps: Int
+    public var loss: Double
+    public var slicesPerSecond: Double
+}
+
+/// A source of training samples: count and lazy loading (so large data sets never sit in memory).
+public struct SampleSource {
+    public var count: Int
+    /// Loads sample `index`: an image `[3, H, W]` in [0, 1] and its target.
+    public var load: (Int) throws -> (image: Tensor, target: DetectionTarget)
+
+    public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, target: DetectionTarget)) {
+        self.count = count
+        self.load = load
+    }
+}
+
+/// The seed's segmentation training loop (spec §6.1) with our decisions: seeded shuffling and sampling,
+/// loss averaged over used slices, validation without gradients and without touching BN statistics,
+/// integer epoch counters, resumable checkpoints holding model and Adam state.
+public final class SegmentationTrainer {
+    public let model: MaskRCNN
+    public let configuration: SegmentationTrainingConfiguration
+    public let optimizer: Adam
+    public private(set) var history: [EpochRecord] = []
+    /// Completed epochs.
+    public private(set) var completedEpochs = 0
+
+    public init(model: MaskRCNN, configuration: SegmentationTrainingConfiguration) {
+        self.model = model
+        self.configuration = configuration
+        // Everything trains in segmentation (spec §2.3).
+        optimizer = Adam(parameters: model.parameters.trainableParameters, learningRate: configuration.learningRate,
+                         weightDecay: configuration.weightDecay, decoupledWeightDecay: configuration.decoupledWeightDecay)
+    }
+
+    /// Runs the remaining epochs. `checkpoint` (if given) is written every `checkpointEvery` epochs and at
+    /// the end; `resume(from:)` continues from it.
+    public func train(training: SampleSource, validation: SampleSource?, checkpoint: URL?,
+                      progress: (TrainingProgress) -> Void = { _ in }) throws {
+        while completedEpochs < configuration.epochs {
+            let epoch = completedEpochs
+            let start = Date()
+            var order = Array(0..<training.count)
+            var shuffler = SeededGenerator(seed: configuration.seed, stream: "segmentation.shuffle.\(epoch)")
+            shuffler.shuffle(&order)
+            var sampling = SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\(epoch)")
+            var totals: [String: Double] = [:], totalLoss = 0.0, used = 0, skipped = 0
+            for (step, index) in order.enumerated() {
+                let (image, target) = try training.load(index)
+                if target.isEmpty { skipped += 1; continue }
+                let tape = GradientTape()
+                let losses = model.losses(image: image, target: target, context: .training(tape: tape),
+                                          generator: &sampling)
+                let total = losses.total
+                tape.backward(from: total)
+                optimizer.step()
+                optimizer.zeroGradients()
+                totalLoss += Double(total.value.scalar)
+                for (name, value) in losses.values { totals[name, default: 0] += Double(value) }
+                used += 1
+                let elapsed = Date().timeIntervalSince(start)
+                progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: step + 1,
+                                          steps: order.count, loss: totalLoss / Double(used),
+                                          slicesPerSecond: Double(step + 1) / max(elapsed, 1e-9)))
+            }
+            let validationLoss = try validation.flatMap { try self.validationLoss($0, epoch: epoch) }
+            history.append(EpochRecord(
+                epoch: epoch + 1, trainLoss: used > 0 ? totalLoss / Double(used) : 0, validationLoss: validationLoss,
+                trainComponents: totals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
+                skippedEmptySlices: skipped, seconds: Date().timeIntervalSince(start)))
+            completedEpochs += 1
+            if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
+                || completedEpochs == configuration.epochs {
+                try saveCheckpoint(to: checkpoint)
+            }
+        }
+    }
+
+    /// Mean total loss on validation slices: training-mode losses (sampling, batch statistics) without a
+    /// tape and without updating BN running statistics (Appendix D/B11).
+    public func validationLoss(_ source: SampleSource, epoch: Int) throws -> Double? {
+        var sampling = SeededGenerator(seed: configuration.seed, stream: "segmentation.validation.\(epoch)")
+        var total = 0.0, used = 0
+        let context = ForwardContext(tape: nil, batchNormMode: .training, updatesRunningStatistics: false)
+        for index in 0..<source.count {
+            let (image, target) = try source.load(index)
+            if target.isEmpty { continue }
+            total += Double(model.losses(image: image, target: target, context: context, generator: &sampling)
+                .total.value.scalar)
+            used += 1
+        }
+        return used > 0 ? total / Double(used) : nil
+    }
+
+    /// Model weights, Adam state (prefixed `optimizer.`), the configuration and the history.
+    public func saveCheckpoint(to url: URL) throws {
+        var metadata = model.configuration.metadata()
+        metadata["epoch"] = "\(completedEpochs)"
+        metadata["seed"] = "\(configuration.seed)"
+        metadata["training"] = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
+        metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        let file = model.parameters.stateDictionary(metadata: metadata)
+            .merging(optimizer.exportState(), prefix: "optimizer.")
+        try file.write(to: url)
+    }
+
+    /// Restores weights, optimizer state, epoch counter and history from a checkpoint written by
+    /// `saveCheckpoint`.
+    public func resume(from url: URL) throws {
+        let file = try SafeTensorsFile.read(url)
+        try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
+        try optimizer.importState(file.subset(prefix: "optimizer."))
+        completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
+        if let json = file.metadata["history"] {
+            history = try JSONDecoder().decode([EpochRecord].self, from: Data(json.utf8))
+        }
+    }
+}
