@@ -55,6 +55,8 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],
+                    path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

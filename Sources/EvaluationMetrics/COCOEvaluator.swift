@@ -265,8 +265,10 @@ public enum COCOEvaluator {
                               precision: precision, recall: recall, statistics: statistics)
     }
 
-    /// `annToRLE`: polygons are rasterised at the image size (a first polygon of exactly 4 numbers makes
-    /// pycocotools read every entry as a box `[x, y, w, h]`, which we reproduce); RLE is used as given.
+    /// `annToRLE`: polygons are rasterised at the image size and united; RLE is used as given.
+    ///
+    /// A first polygon of exactly 4 numbers makes pycocotools (2.0.11) read the list as boxes and fail
+    /// with a TypeError; a first polygon of fewer than 6 numbers is rejected by it too. Both are errors here.
     static func _toRLE(_ segmentation: COCOSegmentation, height: Int, width: Int, file: String, key: String) throws -> RLEMask {
         switch segmentation {
         case .rle(let mask):
@@ -274,16 +276,6 @@ public enum COCOEvaluator {
         case .polygons(let polygons):
             guard let first = polygons.first else {
                 throw COCOFormatError(file: file, key: key, message: "empty polygon list; give at least one polygon of 3 or more points")
-            }
-            if first.count == 4 {
-                var boxes: [RLEMask] = []
-                for (p, b) in polygons.enumerated() {
-                    guard b.count == 4 else {
-                        throw COCOFormatError(file: file, key: "\(key)[\(p)]", message: "pycocotools reads this list as boxes (the first entry has 4 numbers), but this entry has \(b.count)")
-                    }
-                    boxes.append(RLEMask.fromBox(COCOBox(x: b[0], y: b[1], width: b[2], height: b[3]), height: height, width: width))
-                }
-                return RLEMask.merge(boxes)
             }
             guard first.count > 4 else {
                 throw COCOFormatError(file: file, key: "\(key)[0]", message: "a polygon needs at least 3 points (6 numbers), found \(first.count) numbers")
