@@ -33,7 +33,9 @@ from pycocotools.cocoeval import COCOeval
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "EvaluationMetricsTests", "Fixtures")
 CATEGORIES = [1, 2, 5]
-SEEDS = [11, 22, 33, 44]
+# (seed, images, results carry a bbox, big images allowed); the last has no large object, so its
+# large-area statistics are -1.
+SEEDS = [(11, 44, False, True), (22, 44, True, True), (33, 44, False, True), (44, 44, True, True), (55, 10, False, False)]
 
 
 def encode(mask):
@@ -60,14 +62,14 @@ def random_polygon(rng, h, w, cy, cx, r):
     return poly
 
 
-def make_dataset(seed, n_images, boxes_in_results):
+def make_dataset(seed, n_images, boxes_in_results, allow_big):
     rng = np.random.default_rng(seed)
     images, anns, dets = [], [], []
     image_ids = [int(i) for i in rng.permutation(np.arange(1, 4 * n_images, 4))[:n_images]]
     ann_id = 1
     crowd_image_done = False
     for n, image_id in enumerate(image_ids):
-        big = rng.random() < 0.2
+        big = allow_big and rng.random() < 0.2
         h, w = (120, 160) if big else (48, 64)
         images.append({"id": image_id, "height": h, "width": w, "file_name": f"{image_id}.png"})
         n_gt = 0 if rng.random() < 0.15 else int(rng.integers(1, 8))
@@ -75,7 +77,7 @@ def make_dataset(seed, n_images, boxes_in_results):
         for _ in range(n_gt):
             cat = int(rng.choice(CATEGORIES))
             cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-            scale = rng.choice([3, 8, 20, 45]) if big else rng.choice([3, 6, 10, 18])
+            scale = rng.choice([3, 8, 20, 60]) if big else rng.choice([3, 6, 10, 18])
             kind = rng.choice(["poly", "rle", "crowd"], p=[0.5, 0.42, 0.08])
             ann = {"id": ann_id, "image_id": image_id, "category_id": cat, "iscrowd": 0}
             ann_id += 1
@@ -98,7 +100,7 @@ def make_dataset(seed, n_images, boxes_in_results):
             area = float(mu.area(rle))
             box = [float(v) for v in mu.toBbox(rle)]
             if rng.random() < 0.04:  # areas exactly on the range boundaries
-                area = float(rng.choice([1024.0, 9216.0, 0.0]))
+                area = float(rng.choice([1024.0, 9216.0, 0.0] if allow_big else [1024.0, 0.0]))
             ann["area"] = area
             ann["bbox"] = box
             anns.append(ann)
@@ -256,8 +258,8 @@ def main():
     versions = {"pycocotools": getattr(pycocotools, "__version__", "unknown"), "numpy": np.__version__,
                 "python": sys.version.split()[0]}
     expected = {"versions": versions, "seeds": {}}
-    for n, seed in enumerate(SEEDS):
-        gt, dets = make_dataset(seed, n_images=44, boxes_in_results=(n % 2 == 1))
+    for seed, n_images, boxes, allow_big in SEEDS:
+        gt, dets = make_dataset(seed, n_images, boxes, allow_big)
         gt_path = os.path.join(OUT, f"coco_gt_{seed}.json")
         dt_path = os.path.join(OUT, f"coco_dt_{seed}.json")
         with open(gt_path, "w") as f:

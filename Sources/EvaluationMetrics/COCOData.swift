@@ -254,11 +254,13 @@ struct _JSONReader {
         COCOFormatError(file: file, key: key, message: message)
     }
 
+    /// Parses with `JSONDecoder`, not `JSONSerialization`: on Linux the latter misrounds doubles
+    /// (it reads 0.7000000000000001 as 0.7000000000000003), which would shift IoUs and scores by ulps.
     func parse(_ data: Data) throws -> Any {
         do {
-            return try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            return try JSONDecoder().decode(_JSONValue.self, from: data).any
         } catch {
-            throw fail("(root)", "not valid JSON: \(error.localizedDescription)")
+            throw fail("(root)", "not valid JSON: \(error)")
         }
     }
 
@@ -276,18 +278,17 @@ struct _JSONReader {
 
     func number(_ value: Any?, key: String) throws -> Double {
         guard let value, !(value is NSNull) else { throw fail(key, "missing") }
-        if let number = value as? NSNumber {
-            let d = number.doubleValue
+        if let d = value as? Double {
             guard d.isFinite else { throw fail(key, "expected a finite number") }
             return d
         }
+        if let b = value as? Bool { return b ? 1 : 0 }  // e.g. "iscrowd": true
         throw fail(key, "expected a number")
     }
 
     func integer(_ value: Any?, key: String) throws -> Int {
         let d = try number(value, key: key)
         guard d == d.rounded(), abs(d) < 9.0e15 else { throw fail(key, "expected an integer, found \(d)") }
-        if let number = value as? NSNumber, Double(number.int64Value) == d { return Int(number.int64Value) }
         return Int(d)
     }
 
@@ -333,5 +334,44 @@ struct _JSONReader {
             throw fail(key + ".counts", "runs cover \(covered) pixels but size [\(height), \(width)] has \(height * width)")
         }
         return .rle(mask)
+    }
+}
+
+/// A JSON document decoded with `JSONDecoder` (correctly rounded doubles), turned into plain Swift values:
+/// `Double`, `Bool`, `String`, `NSNull`, `[Any]`, `[String: Any]`.
+enum _JSONValue: Decodable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([_JSONValue])
+    case object([String: _JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let array = try? container.decode([_JSONValue].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode([String: _JSONValue].self))
+        }
+    }
+
+    var any: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .number(let d): return d
+        case .string(let s): return s
+        case .array(let a): return a.map(\.any)
+        case .object(let o): return o.mapValues(\.any)
+        }
     }
 }

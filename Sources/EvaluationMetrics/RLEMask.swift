@@ -81,31 +81,34 @@ public struct RLEMask: Equatable, Hashable, Sendable {
         return total
     }
 
-    /// The tight bounding box `[x, y, w, h]` of the foreground, as `maskApi.rleToBbox`; all zeros when empty.
+    /// The tight bounding box `[x, y, w, h]` of the foreground, as pycocotools 2.0.11's `rleToBbox`;
+    /// all zeros when there is no foreground run.
     ///
     /// As in pycocotools, a foreground run that wraps from one column into the next makes the box span
-    /// the full height (the run touches the bottom of one column and the top of the next).
+    /// the full height (the run touches the bottom of one column and the top of the next); zero-length
+    /// foreground runs are skipped.
     public var boundingBox: COCOBox {
         let evenCount = (counts.count / 2) * 2
         if evenCount == 0 { return COCOBox(x: 0, y: 0, width: 0, height: 0) }
         let h = UInt32(truncatingIfNeeded: height)
         var xs = UInt32(truncatingIfNeeded: width), ys = h, xe: UInt32 = 0, ye: UInt32 = 0
         var cumulative: UInt32 = 0
-        var runStartColumn: UInt32 = 0
         for j in 0..<evenCount {
+            let start = cumulative  // first pixel of this run
             cumulative &+= counts[j]
-            // Even j: first pixel of a foreground run; odd j: its last pixel.
-            let t = cumulative &- UInt32(j % 2)
-            let y = t % h
-            let x = (t - y) / h
-            if j % 2 == 0 {
-                runStartColumn = x
-            } else if runStartColumn < x {
+            if j % 2 == 0 || counts[j] == 0 { continue }
+            let yStart = start % h, xStart = (start - yStart) / h
+            let last = cumulative - 1
+            let yEnd = last % h, xEnd = (last - yEnd) / h
+            xs = Swift.min(xs, xStart)
+            xe = Swift.max(xe, xEnd)
+            if xStart < xEnd {
                 ys = 0
                 ye = h - 1
+            } else {
+                ys = Swift.min(ys, yStart)
+                ye = Swift.max(ye, yEnd)
             }
-            xs = Swift.min(xs, x); xe = Swift.max(xe, x)
-            ys = Swift.min(ys, y); ye = Swift.max(ye, y)
         }
         return COCOBox(x: Double(xs), y: Double(ys), width: Double(xe &- xs &+ 1), height: Double(ye &- ys &+ 1))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import EvaluationMetrics
 
 /// Fixtures made by Tools/make_coco_fixtures.py (pycocotools 2.0.11), copied into the test bundle.
 enum Fixtures {
@@ -10,20 +11,25 @@ enum Fixtures {
         return url
     }
 
+    /// Parsed with the module's JSONDecoder-based reader: Linux JSONSerialization misrounds doubles.
     static func json(_ name: String) throws -> Any {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: url(name)))
+        try JSONDecoder().decode(_JSONValue.self, from: Data(contentsOf: url(name))).any
     }
 }
 
-/// JSON numbers as Double (test helper).
 func double(_ any: Any?) -> Double {
-    (any as! NSNumber).doubleValue
+    if let b = any as? Bool { return b ? 1 : 0 }
+    return any as! Double
 }
 
 func doubles(_ any: Any?) -> [Double] {
     (any as! [Any]).map { double($0) }
 }
 
+func int(_ any: Any?) -> Int {
+    Int(double(any))
+}
+
 func ints(_ any: Any?) -> [Int] {
-    (any as! [Any]).map { (($0 as! NSNumber).intValue) }
+    (any as! [Any]).map { int($0) }
 }

@@ -13,7 +13,7 @@ final class RLEMaskTests: XCTestCase {
 
     func mask(_ entry: [String: Any]) -> BinaryMask {
         let bits = Array((entry["bits"] as! String).utf8).map { $0 == UInt8(ascii: "1") ? UInt8(1) : 0 }
-        return BinaryMask(height: ints([entry["height"]!])[0], width: ints([entry["width"]!])[0], pixels: bits)
+        return BinaryMask(height: int(entry["height"]), width: int(entry["width"]), pixels: bits)
     }
 
     func testEncodeMatchesPycocotoolsStrings() throws {
@@ -24,7 +24,7 @@ final class RLEMaskTests: XCTestCase {
             let m = mask(entry)
             let rle = RLEMask(encoding: m)
             XCTAssertEqual(rle.compressedString, entry["counts"] as! String, name)
-            XCTAssertEqual(rle.area, (entry["area"] as! NSNumber).intValue, name)
+            XCTAssertEqual(rle.area, int(entry["area"]), name)
             XCTAssertEqual(rle.area, m.area, name)
             XCTAssertEqual(rle.boundingBox.array, doubles(entry["bbox"]), name)
             // Round trips: mask → RLE → string → RLE → mask.
@@ -46,11 +46,11 @@ final class RLEMaskTests: XCTestCase {
         XCTAssertGreaterThan(polygons.count, 15)
         for entry in polygons {
             let name = entry["name"] as! String
-            let h = ints([entry["height"]!])[0], w = ints([entry["width"]!])[0]
+            let h = int(entry["height"]), w = int(entry["width"])
             let parts = (entry["polygons"] as! [Any]).map { doubles($0) }
             let rle = try COCOEvaluator._toRLE(.polygons(parts), height: h, width: w, file: "t", key: "k")
             XCTAssertEqual(rle.compressedString, entry["counts"] as! String, name)
-            XCTAssertEqual(rle.area, (entry["area"] as! NSNumber).intValue, name)
+            XCTAssertEqual(rle.area, int(entry["area"]), name)
         }
     }
 
@@ -58,7 +58,7 @@ final class RLEMaskTests: XCTestCase {
         for entry in cases["boxes"] as! [[String: Any]] {
             let b = doubles(entry["bbox"])
             let rle = RLEMask.fromBox(COCOBox(x: b[0], y: b[1], width: b[2], height: b[3]),
-                                      height: ints([entry["height"]!])[0], width: ints([entry["width"]!])[0])
+                                      height: int(entry["height"]), width: int(entry["width"]))
             XCTAssertEqual(rle.compressedString, entry["counts"] as! String, "\(b)")
         }
     }
@@ -67,7 +67,7 @@ final class RLEMaskTests: XCTestCase {
         let merges = cases["merges"] as! [[String: Any]]
         XCTAssertEqual(merges.count, 7)
         for entry in merges {
-            let h = ints([entry["height"]!])[0], w = ints([entry["width"]!])[0]
+            let h = int(entry["height"]), w = int(entry["width"])
             let a = try RLEMask(compressed: entry["a"] as! String, height: h, width: w)
             let b = try RLEMask(compressed: entry["b"] as! String, height: h, width: w)
             XCTAssertEqual(RLEMask.merge([a, b]).compressedString, entry["union"] as! String)
