@@ -163,8 +163,10 @@ def run_eval(gt_path, dt_path, iou_type):
         ev = COCOeval(coco_gt, coco_dt, iou_type)
         ev.evaluate()
         ev.accumulate()
+    summary = io.StringIO()
+    with contextlib.redirect_stdout(summary):
         ev.summarize()
-    return {"stats": [float(s) for s in ev.stats], "recall": [float(v) for v in ev.eval["recall"].reshape(-1)],
+    return {"summary": summary.getvalue(),"stats": [float(s) for s in ev.stats], "recall": [float(v) for v in ev.eval["recall"].reshape(-1)],
             "recall_shape": list(ev.eval["recall"].shape)}
 
 

@@ -22,6 +22,23 @@ public struct COCOBox: Equatable, Hashable, Sendable, Codable {
     /// The box as the COCO JSON array `[x, y, width, height]`.
     public var array: [Double] { [x, y, width, height] }
 
+    /// Decodes the COCO JSON array `[x, y, width, height]`.
+    public init(from decoder: Decoder) throws {
+        var container = try decoder.unkeyedContainer()
+        let values = [try container.decode(Double.self), try container.decode(Double.self),
+                      try container.decode(Double.self), try container.decode(Double.self)]
+        guard container.isAtEnd else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a COCO box has exactly 4 numbers")
+        }
+        self.init(x: values[0], y: values[1], width: values[2], height: values[3])
+    }
+
+    /// Encodes as the COCO JSON array `[x, y, width, height]`.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.unkeyedContainer()
+        try container.encode(contentsOf: array)
+    }
+
     /// IoU matrix `[detections.count][groundTruths.count]` with pycocotools' crowd semantics (maskApi `bbIou`).
     ///
     /// For a crowd ground truth the union is the detection's area alone, so a detection inside a crowd
