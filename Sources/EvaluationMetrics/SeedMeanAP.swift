@@ -141,20 +141,20 @@ public enum SeedMeanAP {
     public static let torchArangeThresholds: [Float] = (0..<10).map { Float(0.5 + Double($0) * 0.05) }
 
     /// Evaluates a data set: dataset AP at each threshold (mean over images) and their mean.
+    ///
+    /// For large data sets prefer `SeedMeanAPAccumulator`, which keeps no masks between images.
     public static func evaluate(images: [SeedMAPImage], thresholds: [Float] = SeedMeanAP.thresholds) -> SeedMAPResult {
-        let ious = images.map { maskIoU(predictions: sortedByScore($0.predictions).map { $0.mask },
-                                        groundTruths: $0.groundTruths.map(\.mask)) }
-        var perImage: [[Float]] = []
-        var dataset: [Double] = []
-        for threshold in thresholds {
-            var aps: [Float] = []
-            for (i, image) in images.enumerated() {
-                aps.append(_averagePrecision(image: image, ious: ious[i], threshold: threshold))
-            }
-            perImage.append(aps)
-            dataset.append(aps.isEmpty ? 0 : aps.reduce(0.0) { $0 + Double($1) } / Double(aps.count))
-        }
-        return SeedMAPResult(thresholds: thresholds, averagePrecisions: dataset, perImage: perImage)
+        var accumulator = SeedMeanAPAccumulator(thresholds: thresholds)
+        for image in images { accumulator.add(image) }
+        return accumulator.result
+    }
+
+    /// Per-image AP at every threshold (the IoU matrix is computed once: predictions do not depend on
+    /// the threshold, so re-inferring per threshold as the seed does gives the same numbers, spec B20).
+    public static func averagePrecisions(image: SeedMAPImage, thresholds: [Float]) -> [Float] {
+        let ious = maskIoU(predictions: sortedByScore(image.predictions).map { $0.mask },
+                           groundTruths: image.groundTruths.map(\.mask))
+        return thresholds.map { _averagePrecision(image: image, ious: ious, threshold: $0) }
     }
 
     /// Per-image AP at one threshold, including the empty-image rules.
@@ -236,25 +236,86 @@ public enum SeedMeanAP {
     }
 
     /// Mask IoU `[predictions.count][groundTruths.count]` in float32 as the seed computes it:
-    /// `inter / (area_p + area_g − inter)`, no epsilon.
+    /// `inter / (area_p + area_g − inter)`, no epsilon. Pixels are only compared inside the overlap of
+    /// the two masks' row/column extents (a pure speed-up: outside it the intersection is 0).
     public static func maskIoU(predictions: [BinaryMask], groundTruths: [BinaryMask]) -> [[Float]] {
         var result = [[Float]](repeating: [Float](repeating: 0, count: groundTruths.count), count: predictions.count)
-        let gtAreas = groundTruths.map { Float($0.area) }
+        let gtExtents = groundTruths.map(_Extent.init)
         for (p, prediction) in predictions.enumerated() {
-            let predictionArea = Float(prediction.area)
+            let pe = _Extent(prediction)
             for (g, gt) in groundTruths.enumerated() {
                 precondition(prediction.height == gt.height && prediction.width == gt.width,
                              "SeedMeanAP.maskIoU: prediction [\(prediction.height), \(prediction.width)] vs ground truth [\(gt.height), \(gt.width)]")
+                let ge = gtExtents[g]
                 var intersection = 0
-                prediction.pixels.withUnsafeBufferPointer { a in
-                    gt.pixels.withUnsafeBufferPointer { b in
-                        for j in 0..<a.count { intersection &+= Int(a[j] & b[j]) }
+                let y0 = Swift.max(pe.minY, ge.minY), y1 = Swift.min(pe.maxY, ge.maxY)
+                let x0 = Swift.max(pe.minX, ge.minX), x1 = Swift.min(pe.maxX, ge.maxX)
+                if y0 <= y1 && x0 <= x1 {
+                    let width = prediction.width
+                    prediction.pixels.withUnsafeBufferPointer { a in
+                        gt.pixels.withUnsafeBufferPointer { b in
+                            for y in y0...y1 {
+                                let row = y * width
+                                for x in x0...x1 { intersection &+= Int(a[row + x] & b[row + x]) }
+                            }
+                        }
                     }
                 }
                 let inter = Float(intersection)
-                result[p][g] = inter / (predictionArea + gtAreas[g] - inter)
+                result[p][g] = inter / (Float(pe.area) + Float(ge.area) - inter)
             }
         }
         return result
+    }
+
+    /// Row/column extent and area of a mask (an empty mask has an empty extent).
+    struct _Extent {
+        var minY = Int.max, maxY = -1, minX = Int.max, maxX = -1, area = 0
+
+        init(_ mask: BinaryMask) {
+            mask.pixels.withUnsafeBufferPointer { px in
+                for y in 0..<mask.height {
+                    let row = y * mask.width
+                    for x in 0..<mask.width where px[row + x] != 0 {
+                        area += 1
+                        if y < minY { minY = y }
+                        maxY = y
+                        if x < minX { minX = x }
+                        if x > maxX { maxX = x }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Accumulates seed mAP image by image, keeping only the per-image APs (no masks), so a whole test
+/// set of 512×512 slices with up to 128 detections each fits in memory.
+public struct SeedMeanAPAccumulator: Sendable {
+    /// The IoU thresholds.
+    public let thresholds: [Float]
+    /// Per-image AP `[threshold][image]` so far.
+    public private(set) var perImage: [[Float]]
+
+    /// An empty accumulator.
+    public init(thresholds: [Float] = SeedMeanAP.thresholds) {
+        self.thresholds = thresholds
+        self.perImage = thresholds.map { _ in [] }
+    }
+
+    /// Adds one image's per-threshold APs.
+    public mutating func add(_ image: SeedMAPImage) {
+        for (t, ap) in SeedMeanAP.averagePrecisions(image: image, thresholds: thresholds).enumerated() {
+            perImage[t].append(ap)
+        }
+    }
+
+    /// Number of images added.
+    public var imageCount: Int { perImage.first?.count ?? 0 }
+
+    /// Dataset AP per threshold (mean over the images added) and their mean.
+    public var result: SeedMAPResult {
+        let dataset = perImage.map { aps in aps.isEmpty ? 0 : aps.reduce(0.0) { $0 + Double($1) } / Double(aps.count) }
+        return SeedMAPResult(thresholds: thresholds, averagePrecisions: dataset, perImage: perImage)
     }
 }
