@@ -275,7 +275,7 @@ def main():
         }
         print(seed, expected["seeds"][str(seed)]["objects"], expected["seeds"][str(seed)]["segm"]["stats"][:3])
     with open(os.path.join(OUT, "coco_expected.json"), "w") as f:
-        json.dump(expected, f, indent=1)
+        json.dump(expected, f, separators=(",", ":"))
     cases = rle_cases()
     cases["versions"] = versions
     with open(os.path.join(OUT, "rle_cases.json"), "w") as f:
