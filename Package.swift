@@ -55,6 +55,8 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+                    path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests"),
         .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],

@@ -37,6 +37,11 @@ public struct TrainingProgress: Sendable {
     public var step: Int, steps: Int
     public var loss: Double
     public var slicesPerSecond: Double
+
+    public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, slicesPerSecond: Double) {
+        self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
+        self.loss = loss; self.slicesPerSecond = slicesPerSecond
+    }
 }
 
 /// A source of training samples: count and lazy loading (so large data sets never sit in memory).
