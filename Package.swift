@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CLibPNG", "CLibJPEG"], swiftSettings: optimized),
         .target(name: "CTDatasets", dependencies: ["ImageIO", "TensorCore"], swiftSettings: optimized),
         .target(name: "EvaluationMetrics", dependencies: [], swiftSettings: optimized),
+        .target(name: "Visualization", dependencies: [], swiftSettings: optimized),
         .target(name: "ObjectDetection",
                 dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "LesionClassifier",
@@ -46,7 +47,7 @@ let package = Package(
         // The built-in stage kinds: each binds one library call to the engine.
         .target(name: "MaskNetStages", dependencies: [
             "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
-            "EvaluationMetrics", "ObjectDetection", "LesionClassifier",
+            "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization",
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
