@@ -55,6 +55,8 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
+                    path: "Tests/VisionBackbonesTests"),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
                     path: "Tests/NeuralNetworkTests", resources: [.copy("Fixtures")]),
     ],

@@ -36,6 +36,14 @@ public struct Tensor: @unchecked Sendable {
         try initializer(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// A tensor whose elements are NOT initialised: for kernels that overwrite every element, where
+    /// zero-filling large activations would cost a full extra pass over memory.
+    public init(uninitializedShape shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative extent")
+        self.shape = shape
+        self.storage = TensorStorage(uninitializedCount: Tensor.elementCount(shape))
+    }
+
     /// All zeros.
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
     /// All ones.
@@ -124,6 +132,12 @@ final class TensorStorage {
         pointer.initialize(repeating: value, count: count)
     }
 
+    init(uninitializedCount count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
     init(copying scalars: [Float]) {
         self.count = scalars.count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
@@ -134,7 +148,7 @@ final class TensorStorage {
     }
 
     @usableFromInline func copy() -> TensorStorage {
-        let result = TensorStorage(count: count, repeating: 0)
+        let result = TensorStorage(uninitializedCount: count)
         result.pointer.update(from: pointer, count: count)
         return result
     }

@@ -1,0 +1,123 @@
+/// Batch normalisation over `[N, C, H, W]` per channel, forward and backward (spec §0.3: eps 1e-5,
+/// momentum 0.1). Parallel over channels.
+public enum BatchNormKernels {
+    /// Per-channel mean and biased variance over N·H·W (accumulated in Double).
+    public static func statistics(_ input: Tensor) -> (mean: [Float], variance: [Float]) {
+        let (n, c) = (input.shape[0], input.shape[1])
+        let plane = input.shape[2] * input.shape[3]
+        var mean = [Float](repeating: 0, count: c), variance = [Float](repeating: 0, count: c)
+        input.withUnsafeBufferPointer { x in
+            mean.withUnsafeMutableBufferPointer { m in
+                variance.withUnsafeMutableBufferPointer { v in
+                    parallelFor(c) { channel in
+                        var sum = 0.0, sumSquares = 0.0
+                        for image in 0..<n {
+                            let base = x.baseAddress! + (image * c + channel) * plane
+                            var s: Float = 0, s2: Float = 0
+                            for i in 0..<plane { let value = base[i]; s += value; s2 += value * value }
+                            sum += Double(s); sumSquares += Double(s2)
+                        }
+                        let count = Double(n * plane)
+                        let mu = sum / count
+                        m[channel] = Float(mu)
+                        v[channel] = Float(max(0, sumSquares / count - mu * mu))
+                    }
+                }
+            }
+        }
+        return (mean, variance)
+    }
+
+    /// y = (x − mean) / √(var + eps) · γ + β with the given per-channel statistics.
+    public static func normalize(_ input: Tensor, mean: [Float], variance: [Float],
+                                 weight: Tensor, bias: Tensor, epsilon: Float) -> Tensor {
+        let (n, c) = (input.shape[0], input.shape[1])
+        precondition(weight.shape == [c] && bias.shape == [c],
+                     "batch_norm: input \(input.shape) vs weight \(weight.shape), bias \(bias.shape)")
+        let plane = input.shape[2] * input.shape[3]
+        var output = Tensor(uninitializedShape: input.shape)
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { gamma in
+                bias.withUnsafeBufferPointer { beta in
+                    output.withUnsafeMutableBufferPointer { y in
+                        parallelFor(n * c) { index in
+                            let channel = index % c
+                            let scale = gamma[channel] / (variance[channel] + epsilon).squareRoot()
+                            let shift = beta[channel] - mean[channel] * scale
+                            let source = x.baseAddress! + index * plane, target = y.baseAddress! + index * plane
+                            for i in 0..<plane { target[i] = source[i] * scale + shift }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Backward. With `batchStatistics` the statistics depend on the input (training mode) and the
+    /// input gradient carries the two mean-correction terms:
+    ///   dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy · x̂));
+    /// otherwise (running statistics) dx = γ/σ · dy. In both cases dγ = Σ dy·x̂ and dβ = Σ dy.
+    public static func backward(outputGradient: Tensor, input: Tensor, mean: [Float], variance: [Float],
+                                weight: Tensor, epsilon: Float, batchStatistics: Bool, needsInput: Bool)
+        -> (input: Tensor?, weight: Tensor, bias: Tensor) {
+        let (n, c) = (input.shape[0], input.shape[1])
+        let plane = input.shape[2] * input.shape[3]
+        var sumGradient = [Float](repeating: 0, count: c)       // Σ dy
+        var sumGradientXHat = [Float](repeating: 0, count: c)   // Σ dy · x̂
+        outputGradient.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                sumGradient.withUnsafeMutableBufferPointer { sg in
+                    sumGradientXHat.withUnsafeMutableBufferPointer { sgx in
+                        parallelFor(c) { channel in
+                            let invStd = 1 / (variance[channel] + epsilon).squareRoot()
+                            let mu = mean[channel]
+                            var s = 0.0, sx = 0.0
+                            for image in 0..<n {
+                                let offset = (image * c + channel) * plane
+                                let g = dy.baseAddress! + offset, xs = x.baseAddress! + offset
+                                var a: Float = 0, b: Float = 0
+                                for i in 0..<plane { a += g[i]; b += g[i] * (xs[i] - mu) }
+                                s += Double(a); sx += Double(b)
+                            }
+                            sg[channel] = Float(s)
+                            sgx[channel] = Float(sx) * invStd
+                        }
+                    }
+                }
+            }
+        }
+        let weightGradient = Tensor(shape: [c], scalars: sumGradientXHat)
+        let biasGradient = Tensor(shape: [c], scalars: sumGradient)
+        guard needsInput else { return (nil, weightGradient, biasGradient) }
+        var inputGradient = Tensor(uninitializedShape: input.shape)
+        let count = Float(n * plane)
+        outputGradient.withUnsafeBufferPointer { dy in
+            input.withUnsafeBufferPointer { x in
+                weight.withUnsafeBufferPointer { gamma in
+                    inputGradient.withUnsafeMutableBufferPointer { dx in
+                        parallelFor(n * c) { index in
+                            let channel = index % c
+                            let invStd = 1 / (variance[channel] + epsilon).squareRoot()
+                            let scale = gamma[channel] * invStd
+                            let g = dy.baseAddress! + index * plane, xs = x.baseAddress! + index * plane
+                            let target = dx.baseAddress! + index * plane
+                            if batchStatistics {
+                                let meanGradient = sumGradient[channel] / count
+                                let meanGradientXHat = sumGradientXHat[channel] / count
+                                let mu = mean[channel]
+                                for i in 0..<plane {
+                                    let xHat = (xs[i] - mu) * invStd
+                                    target[i] = scale * (g[i] - meanGradient - xHat * meanGradientXHat)
+                                }
+                            } else {
+                                for i in 0..<plane { target[i] = scale * g[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (inputGradient, weightGradient, biasGradient)
+    }
+}

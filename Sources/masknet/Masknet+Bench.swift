@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+import VisionBackbones
+
+extension Masknet {
+    /// Speed benchmarks (never run as tests).
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Benchmarks that print our time, the reference's time and their ratio.",
+            subcommands: [BackboneCommand.self, BackboneWorker.self])
+    }
+}
+
+extension Masknet.Bench {
+    /// `masknet bench backbone`: backbone+FPN forward and forward+backward against PyTorch.
+    struct BackboneCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "backbone",
+            abstract: "Time backbone+FPN forward and forward+backward at 512×512 and compare with PyTorch.")
+
+        @Option(help: "Backbones to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
+        var backbone: [String] = ["resnet18-1", "resnet50"]
+        @Option(help: "Square image size.") var size = 512
+        @Option(help: "Timed repetitions (the median is reported).") var runs = 5
+        @Option(help: "Threads for our kernels and OpenBLAS (default: all cores).") var threads: Int?
+        @Option(help: "A Python with torch and torchvision; runs Tools/bench_backbone_torch.py for the reference side.")
+        var python: String?
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func run() throws {
+            if let threads { ThreadingConfiguration.workerCount = threads }
+            for name in backbone {
+                let configuration = try Self.parse(name)
+                // Each backbone runs in its own process so that peak memory is that backbone's alone.
+                let ours = try Self.measureInChild(name: name, size: size, runs: runs)
+                let reference = try python.map { try Self.measureTorch(python: $0, name: name, size: size, runs: runs) }
+                if json {
+                    var object: [String: Any] = ["backbone": name, "ours": try JSONSerialization.jsonObject(
+                        with: JSONEncoder().encode(ours))]
+                    if let reference { object["pytorch"] = reference }
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                    print(String(decoding: data, as: UTF8.self))
+                    continue
+                }
+                _ = configuration
+                print("backbone \(ours.backbone) at \(ours.imageSize)², \(ours.threads) threads")
+                print(String(format: "  sgemm ceiling %.1f GFLOP/s; conv work %.2f GFLOP per forward+backward, achieved %.1f GFLOP/s (%.0f%% of ceiling)",
+                             ours.sgemmCeilingGFLOPSPerSecond, ours.convolutionGFLOPs, ours.achievedGFLOPSPerSecond,
+                             100 * ours.achievedGFLOPSPerSecond / ours.sgemmCeilingGFLOPSPerSecond))
+                if let reference, let torchForward = reference["forward_seconds"] as? Double,
+                   let torchTraining = reference["forward_backward_seconds"] as? Double,
+                   let torchMemory = reference["peak_resident_mib"] as? Double {
+                    print("  pass               masknet      pytorch     ratio")
+                    print(String(format: "  forward          %8.3f s   %8.3f s   %6.2f", ours.forwardSeconds, torchForward, ours.forwardSeconds / torchForward))
+                    print(String(format: "  forward+backward %8.3f s   %8.3f s   %6.2f", ours.forwardBackwardSeconds, torchTraining, ours.forwardBackwardSeconds / torchTraining))
+                    print(String(format: "  peak memory      %8.0f MiB %8.0f MiB %6.2f", ours.peakResidentMiB, torchMemory, ours.peakResidentMiB / torchMemory))
+                } else {
+                    print(String(format: "  forward %.3f s, forward+backward %.3f s, peak memory %.0f MiB (pass --python to compare with PyTorch)",
+                                 ours.forwardSeconds, ours.forwardBackwardSeconds, ours.peakResidentMiB))
+                }
+            }
+        }
+
+        static func parse(_ name: String) throws -> BackboneConfiguration {
+            let parts = name.split(separator: "-")
+            guard let depth = ResNetDepth(rawValue: String(parts[0])) else {
+                throw ValidationError("unknown backbone '\(name)': use resnet18-T, resnet34-T (T = 0, 1, 2) or resnet50")
+            }
+            let truncation = parts.count > 1 ? Int(parts[1]) : 0
+            guard let truncation, (0...2).contains(truncation) else {
+                throw ValidationError("bad truncation in '\(name)': use 0, 1 or 2")
+            }
+            return BackboneConfiguration(depth: depth, truncation: truncation)
+        }
+
+        /// Runs `masknet bench backbone-worker` in a child process and decodes its JSON result.
+        static func measureInChild(name: String, size: Int, runs: Int) throws -> BackboneBenchmark.Result {
+            let output = try runProcess(CommandLine.arguments[0],
+                                        ["bench", "backbone-worker", name, "--size", "\(size)", "--runs", "\(runs)",
+                                         "--threads", "\(ThreadingConfiguration.workerCount)"])
+            return try JSONDecoder().decode(BackboneBenchmark.Result.self, from: output)
+        }
+
+        static func measureTorch(python: String, name: String, size: Int, runs: Int) throws -> [String: Any] {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("Tools/bench_backbone_torch.py").path
+            let output = try runProcess(python, [script, "--backbone", name, "--size", "\(size)", "--runs", "\(runs)",
+                                                 "--threads", "\(ThreadingConfiguration.workerCount)"])
+            guard let object = try JSONSerialization.jsonObject(with: output) as? [String: Any] else {
+                throw ValidationError("the PyTorch benchmark printed no JSON object")
+            }
+            return object
+        }
+
+        static func runProcess(_ executable: String, _ arguments: [String]) throws -> Data {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw ValidationError("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+            }
+            return data
+        }
+    }
+
+    /// The measuring child of `bench backbone` (one backbone per process, for honest peak memory).
+    struct BackboneWorker: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "backbone-worker", shouldDisplay: false)
+        @Argument var backbone: String
+        @Option var size = 512
+        @Option var runs = 5
+        @Option var threads: Int?
+
+        func run() throws {
+            if let threads { ThreadingConfiguration.workerCount = threads }
+            let configuration = try BackboneCommand.parse(backbone)
+            let result = BackboneBenchmark(configuration: configuration, imageSize: size, runs: runs).run()
+            print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        }
+    }
+}
