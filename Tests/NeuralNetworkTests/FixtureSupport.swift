@@ -51,6 +51,10 @@ func assertClose(_ actual: Tensor?, _ expected: Tensor, rtol: Float, atol: Float
         }
         if abs(e[i]) > atol { maxRelative = max(maxRelative, difference / abs(e[i])) }
     }
+    if ProcessInfo.processInfo.environment["FIXTURE_VERBOSE"] != nil {
+        let maxAbsolute = zip(a, e).map { abs($0 - $1) }.max() ?? 0
+        print("fixture \(what): max |error| \(maxAbsolute), max relative error (|expected| > atol) \(maxRelative)")
+    }
     if worstIndex >= 0 {
         XCTFail("\(what): element \(worstIndex) is \(a[worstIndex]), expected \(e[worstIndex]) "
                 + "(rtol \(rtol), atol \(atol); max relative error \(maxRelative))", file: file, line: line)

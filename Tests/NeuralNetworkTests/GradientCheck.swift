@@ -13,21 +13,31 @@ import XCTest
 /// Precision: the ops run in Float, so the forward itself cannot be evaluated in Double; L is accumulated in
 /// Double, and h is taken as the difference the Float perturbation actually produced, which removes the
 /// representation error of x ± h. What remains is the Float rounding of f (≈ 6e-8·|f| per element, divided by
-/// 2h) and the O(h²·f‴) truncation error. With the default h = 1e-2 and inputs of order 1, both stay below
-/// about 1e-4 relative to the gradient scale, so the documented tolerance is
-///     |analytic − numeric| ≤ atol + rtol · max(|analytic|, |numeric|),  rtol = 1e-2, atol = 1e-3 · scale,
+/// 2h) and the O(h²·f‴) truncation error. With the default h = 1e-2 and inputs of order 1 the measured
+/// error is below 1e-4 of the gradient's scale for every op and loss here (largest seen: 7e-5, run with
+/// GRADIENT_CHECK_VERBOSE=1 to print it), so the documented tolerance is
+///     |analytic − numeric| ≤ atol·scale + rtol·max(|analytic|, |numeric|),  rtol = 1e-3, atol = 2e-4,
 /// where scale is the largest |numeric| entry of that input (so near-zero entries are judged against the
-/// size of the gradient as a whole). Inputs must stay at least h away from kinks (ReLU at 0, |d| = β in
-/// smooth L1, ties in max-pool), or the one-sided derivatives differ and the check fails by design.
+/// size of the gradient as a whole). A backward that is off by 1 % fails it (see GradientCheckTests).
+/// Inputs must stay at least h away from kinks (ReLU at 0, |d| = β in smooth L1, ties in max-pool), or the
+/// one-sided derivatives differ and the check fails by design.
 struct GradientCheck {
     var step: Float = 1e-2
-    var relativeTolerance: Double = 1e-2
-    var absoluteTolerance: Double = 1e-3
+    var relativeTolerance: Double = 1e-3
+    var absoluteTolerance: Double = 2e-4
     var seed: UInt64 = 17
 
-    /// Checks every input's gradient; `function` builds the output from the (watched or constant) inputs.
-    func check(_ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line,
-               _ function: ([Variable]) -> Variable) {
+    /// The outcome for one input: the element furthest outside the tolerance (nil if none is) and the
+    /// largest |analytic − numeric| / scale seen, for reporting.
+    struct InputResult {
+        var worstElement: Int?
+        var analytic: Double
+        var numeric: Double
+        var largestScaledError: Double
+    }
+
+    /// Compares analytic and numeric gradients of every input without asserting.
+    func measure(_ inputs: [Tensor], _ function: ([Variable]) -> Variable) -> [InputResult] {
         // Analytic gradients from the tape.
         let tape = GradientTape()
         let watched = inputs.map { tape.watch($0) }
@@ -47,7 +57,7 @@ struct GradientCheck {
             return total
         }
 
-        for inputIndex in inputs.indices {
+        return inputs.indices.map { inputIndex in
             var numeric = [Double](repeating: 0, count: inputs[inputIndex].count)
             for element in 0..<inputs[inputIndex].count {
                 var plus = inputs, minus = inputs
@@ -58,17 +68,35 @@ struct GradientCheck {
                 numeric[element] = (objective(plus) - objective(minus)) / Double(xPlus - xMinus)
             }
             let scale = max(numeric.map(abs).max() ?? 0, 1e-12)
-            let got = analytic[inputIndex].scalars
-            var worst = 0.0, worstIndex = -1
+            let got = analytic[inputIndex].scalars.map(Double.init)
+            var result = InputResult(worstElement: nil, analytic: 0, numeric: 0, largestScaledError: 0)
+            var worst = 0.0
             for element in numeric.indices {
-                let a = Double(got[element]), n = numeric[element]
+                let a = got[element], n = numeric[element]
+                result.largestScaledError = max(result.largestScaledError, abs(a - n) / scale)
                 let excess = abs(a - n) - (absoluteTolerance * scale + relativeTolerance * max(abs(a), abs(n)))
-                if excess > worst { worst = excess; worstIndex = element }
+                if excess > worst {
+                    worst = excess
+                    result.worstElement = element
+                    result.analytic = a
+                    result.numeric = n
+                }
             }
-            XCTAssertTrue(worstIndex < 0,
-                          "input \(inputIndex) \(inputs[inputIndex].shape): element \(worstIndex) analytic "
-                          + "\(worstIndex >= 0 ? Double(got[worstIndex]) : 0) vs numeric "
-                          + "\(worstIndex >= 0 ? numeric[worstIndex] : 0)", file: file, line: line)
+            return result
+        }
+    }
+
+    /// Checks every input's gradient; `function` builds the output from the (watched or constant) inputs.
+    func check(_ inputs: [Tensor], file: StaticString = #filePath, line: UInt = #line,
+               _ function: ([Variable]) -> Variable) {
+        for (index, result) in measure(inputs, function).enumerated() {
+            if ProcessInfo.processInfo.environment["GRADIENT_CHECK_VERBOSE"] != nil {
+                print("gradient check \(file):\(line) input \(index): largest |analytic − numeric| / scale = \(result.largestScaledError)")
+            }
+            if let element = result.worstElement {
+                XCTFail("input \(index) \(inputs[index].shape): element \(element) analytic \(result.analytic) vs numeric "
+                        + "\(result.numeric)", file: file, line: line)
+            }
         }
     }
 }
