@@ -149,7 +149,6 @@ public func l1(_ input: Variable, target: Tensor, reduction: LossReduction = .su
 
 /// The number the summed terms are divided by. A mean over nothing is NaN in PyTorch; here it is a
 /// programmer error, because the callers (Mask R-CNN heads) must handle "no positives" explicitly.
-@usableFromInline
 func _lossDivisor(_ reduction: LossReduction, count: Int, name: String) -> Double {
     switch reduction {
     case .sum: return 1
