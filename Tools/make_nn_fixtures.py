@@ -125,6 +125,25 @@ def seeded_tensor(seed, stream, shape, distribution, a, b):
 # ----------------------------------------------------------------------------------------------------
 # Ops and losses
 
+def save_deterministic(tensors, path, metadata):
+    """`safetensors.torch.save_file`, but with the `__metadata__` keys sorted: the Rust core writes them in
+    hash-map order, so reruns would otherwise change the bytes (never the content) of every fixture. The
+    header is re-serialised exactly as serde_json writes it (compact, only control characters, quote and
+    backslash escaped), and the result is checked by loading it back with the package."""
+    data = save(tensors, metadata=metadata)
+    length = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + length])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert len(text) == len(data[8:8 + length].rstrip(b" ")), "re-serialised header changed length"
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(text)) + text + data[8 + length:])
+    loaded = load_file(path)
+    assert sorted(loaded) == sorted(tensors) and all(torch.equal(loaded[k], tensors[k]) for k in tensors), path
+
+
 def f32(t):
     return t.detach().to(torch.float32).contiguous().clone()
 
@@ -281,7 +300,7 @@ def make_ops():
 
     out = dict(fx.tensors)
     out.update(fx.tensors_int)
-    save_file(out, os.path.join(NN_FIXTURES, "ops.safetensors"), metadata=fx.metadata)
+    save_deterministic(out, os.path.join(NN_FIXTURES, "ops.safetensors"), fx.metadata)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -328,7 +347,7 @@ def make_optimizers():
                     tensors[f"{name}.{key}.{field}"] = state[field].clone()
             if "step" in state:
                 tensors[f"{name}.{key}.step"] = torch.tensor(int(state["step"].item()), dtype=torch.int64)
-    save_file(tensors, os.path.join(NN_FIXTURES, "optimizers.safetensors"), metadata=metadata)
+    save_deterministic(tensors, os.path.join(NN_FIXTURES, "optimizers.safetensors"), metadata)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -354,6 +373,7 @@ def python_written_tensors():
 
 
 def make_python_written():
+    # Written by the package itself, untouched: this file is the reference for our writer's bytes.
     tensors, metadata = python_written_tensors()
     save_file(tensors, os.path.join(NN_FIXTURES, "python_written.safetensors"), metadata=metadata)
 
@@ -465,7 +485,7 @@ def make_backbone():
         "note": "references computed in float64 from the float32 weights and input, stored as float32",
     }
     os.makedirs(BACKBONE_FIXTURES, exist_ok=True)
-    save_file(tensors, os.path.join(BACKBONE_FIXTURES, "resnet18_t1_fpn.safetensors"), metadata=metadata)
+    save_deterministic(tensors, os.path.join(BACKBONE_FIXTURES, "resnet18_t1_fpn.safetensors"), metadata)
 
 
 def main():

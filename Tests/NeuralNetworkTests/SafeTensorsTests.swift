@@ -73,6 +73,20 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertTrue(ours == pythonBytes, "bytes differ from the Python safetensors writer")
     }
 
+    /// The other fixtures were written by the Python package with their (several) metadata keys sorted
+    /// afterwards (Tools/make_nn_fixtures.py `save_deterministic`); reading and re-encoding them must give the
+    /// same bytes: dozens of tensors, I64 and F32 mixed, multi-key metadata with JSON values.
+    func testReencodedFixturesAreByteIdentical() throws {
+        for name in ["ops", "optimizers"] {
+            let url = try fixtureURL(name)
+            let original = try Data(contentsOf: url)
+            let file = try SafeTensorsFile.read(url)
+            XCTAssertGreaterThan(file.metadata.count, 2, name)
+            XCTAssertFalse(file.integerTensors.isEmpty, name)
+            XCTAssertTrue(file.encoded() == original, "\(name): re-encoded bytes differ")
+        }
+    }
+
     /// Writes the python_written content to $TMPDIR/masknet-swift-written.safetensors (kept after the test)
     /// so a developer can run `Tools/make_nn_fixtures.py --check-swift-written <that file>`.
     func testWriteForPython() throws {
