@@ -66,6 +66,17 @@ final class LossTests: XCTestCase {
         XCTAssertTrue(ce.value.scalar.isFinite)
     }
 
+    /// No positives: summed regression losses over `[0, 4]` are 0 and back-propagate an empty gradient.
+    func testSumOverNoElementsIsZero() {
+        let tape = GradientTape()
+        let empty = tape.watch(Tensor(shape: [0, 4]))
+        let loss = addVariables([l1(empty, target: Tensor(shape: [0, 4]), reduction: .sum),
+                                 smoothL1(empty, target: Tensor(shape: [0, 4]), beta: 1, reduction: .sum)])
+        XCTAssertEqual(loss.value.scalar, 0)
+        tape.backward(from: loss)
+        XCTAssertEqual(tape.gradient(of: empty)?.shape, [0, 4])
+    }
+
     // MARK: PyTorch fixtures
 
     private func compareLoss(_ name: String, file: StaticString = #filePath, line: UInt = #line,
