@@ -62,6 +62,8 @@ let package = Package(
                     path: "Tests/VisionBackbonesTests"),
         .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],
                     path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
+                    path: "Tests/NeuralNetworkTests", resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -12,6 +12,13 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
         public var expected: String
         /// What the file holds.
         public var found: String
+
+        /// A mismatch of `name`: the model holds `expected`, the file `found`.
+        public init(name: String, expected: String, found: String) {
+            self.name = name
+            self.expected = expected
+            self.found = found
+        }
     }
 
     /// The file (or source description) the checkpoint came from.
@@ -22,6 +29,14 @@ public struct CheckpointMismatchError: Error, CustomStringConvertible, Equatable
     public var unexpected: [String]
     /// Keys on both sides whose shapes or kinds differ (always reported, as in PyTorch).
     public var misshaped: [Mismatch]
+
+    /// An error listing every problem of the checkpoint `file`.
+    public init(file: String, missing: [String], unexpected: [String], misshaped: [Mismatch]) {
+        self.file = file
+        self.missing = missing
+        self.unexpected = unexpected
+        self.misshaped = misshaped
+    }
 
     public var description: String {
         var lines = ["checkpoint \(file) does not match the model:"]

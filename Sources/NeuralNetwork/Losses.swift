@@ -14,7 +14,9 @@ public enum LossReduction: String, Sendable {
 // per-element term, times the upstream scalar gradient, divided by the element count for `.mean`.
 //
 // Per-element terms are computed in parallel into a buffer and then summed sequentially in Double, so the
-// loss value does not depend on the number of threads.
+// loss value does not depend on the number of threads. The regression losses take `reduction` without a
+// default because their callers disagree with PyTorch's default (torchvision sums box losses).
+// A `.sum` over no elements is 0 with an empty gradient (no positives in a batch).
 
 /// Binary cross-entropy on logits, with soft targets allowed (`torch.nn.functional.binary_cross_entropy_with_logits`).
 ///
@@ -106,7 +108,7 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int], reduction: Loss
 /// - Returns: scalar `[]`.
 ///
 /// With d = input − target: ℓ = 0.5·d²/β if |d| < β, else |d| − 0.5·β; ∂ℓ/∂d = d/β or sign(d).
-public func smoothL1(_ input: Variable, target: Tensor, beta: Float = 1, reduction: LossReduction = .sum) -> Variable {
+public func smoothL1(_ input: Variable, target: Tensor, beta: Float = 1, reduction: LossReduction) -> Variable {
     precondition(input.shape == target.shape, "smoothL1: input \(input.shape) vs target \(target.shape)")
     precondition(beta >= 0, "smoothL1: beta must be non-negative, got \(beta)")
     if beta == 0 { return l1(input, target: target, reduction: reduction) }
@@ -134,7 +136,7 @@ public func smoothL1(_ input: Variable, target: Tensor, beta: Float = 1, reducti
 /// - Returns: scalar `[]`.
 ///
 /// ∂ℓ/∂input = sign(input − target), with sign(0) = 0 as in PyTorch.
-public func l1(_ input: Variable, target: Tensor, reduction: LossReduction = .sum) -> Variable {
+public func l1(_ input: Variable, target: Tensor, reduction: LossReduction) -> Variable {
     precondition(input.shape == target.shape, "l1: input \(input.shape) vs target \(target.shape)")
     let divisor = _lossDivisor(reduction, count: input.value.count, name: "l1")
     let total = _sumOfTerms(input.value, target) { x, t in Swift.abs(x - t) }
@@ -149,7 +151,6 @@ public func l1(_ input: Variable, target: Tensor, reduction: LossReduction = .su
 
 /// The number the summed terms are divided by. A mean over nothing is NaN in PyTorch; here it is a
 /// programmer error, because the callers (Mask R-CNN heads) must handle "no positives" explicitly.
-@usableFromInline
 func _lossDivisor(_ reduction: LossReduction, count: Int, name: String) -> Double {
     switch reduction {
     case .sum: return 1

@@ -8,6 +8,12 @@ public struct OptimizerStateError: Error, CustomStringConvertible, Equatable {
     /// What is wrong, naming the tensors involved.
     public var problems: [String]
 
+    /// An error for the state read from `file`.
+    public init(file: String, problems: [String]) {
+        self.file = file
+        self.problems = problems
+    }
+
     public var description: String {
         "optimizer state in \(file) does not fit this optimizer:\n  " + problems.joined(separator: "\n  ")
             + "\n  resume with the same trainable parameters and optimizer kind, or start the optimizer afresh"
