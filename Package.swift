@@ -57,6 +57,8 @@ let package = Package(
         // Test targets: one per module.
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests"),
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "NeuralNetwork", "TensorCore"],
+                    path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
