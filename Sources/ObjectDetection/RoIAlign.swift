@@ -113,40 +113,111 @@ public enum RoIAlignKernels {
         return result
     }
 
+    /// y[0..<n] += a · x[0..<n], eight lanes at a time (the pointers may be unaligned).
+    @inline(__always)
+    static func axpy(_ n: Int, _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let scale = SIMD8<Float>(repeating: a)
+        var i = 0
+        while i + 8 <= n {
+            let xs = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let ys = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: ys + scale * xs, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n { y[i] += a * x[i]; i += 1 }
+    }
+
+    /// One output bin for all channels: Σ_taps weight · image[offset, :], channels-last. Blocks of 32
+    /// channels stay in registers across the taps; the sum runs over taps in order for every channel.
+    @inline(__always)
+    static func gatherBin(_ taps: Slice<UnsafeBufferPointer<Tap>>, image: UnsafePointer<Float>, channels c: Int,
+                          into target: UnsafeMutablePointer<Float>) {
+        var low = 0
+        while low + 32 <= c {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+            for tap in taps {
+                let weight = SIMD8<Float>(repeating: tap.weight)
+                let source = UnsafeRawPointer(image + Int(tap.offset) * c + low)
+                a0 += weight * source.loadUnaligned(as: SIMD8<Float>.self)
+                a1 += weight * source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                a2 += weight * source.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)
+                a3 += weight * source.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self)
+            }
+            let out = UnsafeMutableRawPointer(target + low)
+            out.storeBytes(of: a0, as: SIMD8<Float>.self)
+            out.storeBytes(of: a1, toByteOffset: 32, as: SIMD8<Float>.self)
+            out.storeBytes(of: a2, toByteOffset: 64, as: SIMD8<Float>.self)
+            out.storeBytes(of: a3, toByteOffset: 96, as: SIMD8<Float>.self)
+            low += 32
+        }
+        for channel in low..<c {
+            var sum: Float = 0
+            for tap in taps { sum += tap.weight * image[Int(tap.offset) * c + channel] }
+            target[channel] = sum
+        }
+    }
+
+    /// `[N, C, H·W]` → `[N, H·W, C]` (channels last), parallel over positions. Consecutive positions
+    /// reuse the same C source cache lines, so the strided reads stay in L1.
+    static func channelsLast(_ source: UnsafePointer<Float>, n: Int, c: Int, plane: Int,
+                             into target: UnsafeMutablePointer<Float>) {
+        for image in 0..<n {
+            let s = source + image * c * plane, t = target + image * c * plane
+            parallelChunks(plane, minimumChunk: 64) { positions in
+                for p in positions { for channel in 0..<c { t[p * c + channel] = s[channel * plane + p] } }
+            }
+        }
+    }
+
+    /// `[N, H·W, C]` → `[N, C, H·W]`, parallel over channels.
+    static func channelsFirst(_ source: UnsafePointer<Float>, n: Int, c: Int, plane: Int,
+                              into target: UnsafeMutablePointer<Float>) {
+        for image in 0..<n {
+            let s = source + image * c * plane, t = target + image * c * plane
+            parallelChunks(c, minimumChunk: 4) { channels in
+                for channel in channels { for p in 0..<plane { t[channel * plane + p] = s[p * c + channel] } }
+            }
+        }
+    }
+
     /// Pools `features` `[N, C, H, W]` over `rois` `[R, 4]` (image coordinates, RoI r reads image
     /// `batchIndices[r]`) into `[R, C, outputHeight, outputWidth]`. Parallel over RoIs.
+    ///
+    /// The features are first copied channels-last, so each tap adds a contiguous C-vector (the loop
+    /// the compiler vectorises) instead of one scalar per channel; per channel the taps are summed in
+    /// the same order as the scalar formulation.
     public static func forward(features: Tensor, rois: Tensor, batchIndices: [Int], outputHeight: Int,
                                outputWidth: Int, spatialScale: Float, samplingRatio: Int) -> Tensor {
         checkArguments(featureShape: features.shape, rois: rois, batchIndices: batchIndices)
-        let (c, h, w) = (features.shape[1], features.shape[2], features.shape[3])
-        let r = rois.shape[0], bins = outputHeight * outputWidth
+        let (n, c, h, w) = (features.shape[0], features.shape[1], features.shape[2], features.shape[3])
+        let r = rois.shape[0], bins = outputHeight * outputWidth, plane = h * w
         var output = Tensor(uninitializedShape: [r, c, outputHeight, outputWidth])
         guard r > 0 else { return output }
         let boxes = rois.scalars
-        features.withUnsafeBufferPointer { f in
-            output.withUnsafeMutableBufferPointer { y in
-                let f = f.baseAddress!, y = y.baseAddress!
-                parallelChunks(r, minimumChunk: 1) { range in
-                    for roi in range {
-                        let roiTaps = taps(x1: boxes[4 * roi], y1: boxes[4 * roi + 1], x2: boxes[4 * roi + 2],
-                                           y2: boxes[4 * roi + 3], height: h, width: w, outputHeight: outputHeight,
-                                           outputWidth: outputWidth, spatialScale: spatialScale,
-                                           samplingRatio: samplingRatio)
-                        roiTaps.taps.withUnsafeBufferPointer { t in
-                            roiTaps.binStart.withUnsafeBufferPointer { starts in
-                                for channel in 0..<c {
-                                    let plane = f + (batchIndices[roi] * c + channel) * h * w
-                                    let target = y + (roi * c + channel) * bins
-                                    for bin in 0..<bins {
-                                        var sum: Float = 0
-                                        for k in starts[bin]..<starts[bin + 1] {
-                                            sum += t[k].weight * plane[Int(t[k].offset)]
-                                        }
-                                        target[bin] = sum
-                                    }
-                                }
-                            }
+        let last = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n * c * plane))
+        defer { last.deallocate() }
+        features.withUnsafeBufferPointer { channelsLast($0.baseAddress!, n: n, c: c, plane: plane, into: last) }
+        output.withUnsafeMutableBufferPointer { y in
+            let y = y.baseAddress!
+            parallelChunks(r, minimumChunk: 1) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: bins * c)
+                defer { scratch.deallocate() }
+                for roi in range {
+                    let roiTaps = taps(x1: boxes[4 * roi], y1: boxes[4 * roi + 1], x2: boxes[4 * roi + 2],
+                                       y2: boxes[4 * roi + 3], height: h, width: w, outputHeight: outputHeight,
+                                       outputWidth: outputWidth, spatialScale: spatialScale,
+                                       samplingRatio: samplingRatio)
+                    let image = UnsafePointer(last + batchIndices[roi] * plane * c)
+                    roiTaps.taps.withUnsafeBufferPointer { t in
+                        for bin in 0..<bins {
+                            gatherBin(t[roiTaps.binStart[bin]..<roiTaps.binStart[bin + 1]], image: image, channels: c,
+                                      into: scratch + bin * c)
                         }
+                    }
+                    // [bins, C] → [C, bins] for this RoI.
+                    let target = y + roi * c * bins
+                    for channel in 0..<c {
+                        for bin in 0..<bins { target[channel * bins + bin] = scratch[bin * c + channel] }
                     }
                 }
             }
@@ -155,43 +226,55 @@ public enum RoIAlignKernels {
     }
 
     /// Gradient `[N, C, H, W]` (shape `featureShape`) of `forward` with respect to the features, given
-    /// `outputGradient` `[R, C, oh, ow]`. Each bin's gradient is spread over its taps; the work is split
-    /// by channel, so threads write disjoint planes and need no atomics. Box coordinates get no gradient.
+    /// `outputGradient` `[R, C, oh, ow]`. Each bin's gradient is spread over its taps, channels-last;
+    /// the work is split by channel ranges, so threads write disjoint memory and need no atomics. Box
+    /// coordinates get no gradient.
     public static func backward(outputGradient: Tensor, featureShape: [Int], rois: Tensor, batchIndices: [Int],
                                 spatialScale: Float, samplingRatio: Int) -> Tensor {
         checkArguments(featureShape: featureShape, rois: rois, batchIndices: batchIndices)
-        let (c, h, w) = (featureShape[1], featureShape[2], featureShape[3])
-        let r = rois.shape[0]
+        let (n, c, h, w) = (featureShape[0], featureShape[1], featureShape[2], featureShape[3])
+        let r = rois.shape[0], plane = h * w
         precondition(outputGradient.rank == 4 && outputGradient.shape[0] == r && outputGradient.shape[1] == c,
                      "RoIAlign backward needs a gradient [\(r), \(c), oh, ow], got \(outputGradient.shape)")
         let (outputHeight, outputWidth) = (outputGradient.shape[2], outputGradient.shape[3])
         let bins = outputHeight * outputWidth
-        var gradient = Tensor(shape: featureShape)
-        guard r > 0 else { return gradient }
+        var gradient = Tensor(uninitializedShape: featureShape)
+        guard r > 0 else { return Tensor(shape: featureShape) }
         let roiTaps = allTaps(rois: rois, height: h, width: w, outputHeight: outputHeight, outputWidth: outputWidth,
                               spatialScale: spatialScale, samplingRatio: samplingRatio)
+        // Upstream gradient per RoI as [bins, C]: the same transpose as channelsLast with R "images".
+        let upstream = UnsafeMutablePointer<Float>.allocate(capacity: r * c * bins)
+        defer { upstream.deallocate() }
         outputGradient.withUnsafeBufferPointer { dy in
-            gradient.withUnsafeMutableBufferPointer { dx in
-                let dy = dy.baseAddress!, dx = dx.baseAddress!
-                parallelChunks(c, minimumChunk: 1) { channels in
-                    for roi in 0..<r {
-                        roiTaps[roi].taps.withUnsafeBufferPointer { t in
-                            roiTaps[roi].binStart.withUnsafeBufferPointer { starts in
-                                for channel in channels {
-                                    let plane = dx + (batchIndices[roi] * c + channel) * h * w
-                                    let source = dy + (roi * c + channel) * bins
-                                    for bin in 0..<bins {
-                                        let g = source[bin]
-                                        for k in starts[bin]..<starts[bin + 1] {
-                                            plane[Int(t[k].offset)] += t[k].weight * g
-                                        }
-                                    }
-                                }
-                            }
+            let dy = dy.baseAddress!
+            parallelChunks(r, minimumChunk: 8) { range in
+                for roi in range {
+                    let s = dy + roi * c * bins, t = upstream + roi * c * bins
+                    for bin in 0..<bins { for channel in 0..<c { t[bin * c + channel] = s[channel * bins + bin] } }
+                }
+            }
+        }
+        let last = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n * c * plane))
+        defer { last.deallocate() }
+        last.initialize(repeating: 0, count: n * c * plane)
+        // Channel ranges in multiples of 16 floats (whole cache lines) so threads never share a line.
+        let blocks = (c + 15) / 16
+        parallelChunks(blocks, minimumChunk: 1) { blockRange in
+            let low = blockRange.lowerBound * 16, high = min(c, blockRange.upperBound * 16)
+            for roi in 0..<r {
+                let image = last + batchIndices[roi] * plane * c
+                roiTaps[roi].taps.withUnsafeBufferPointer { t in
+                    for bin in 0..<bins {
+                        let g = upstream + (roi * bins + bin) * c
+                        for k in roiTaps[roi].binStart[bin]..<roiTaps[roi].binStart[bin + 1] {
+                            axpy(high - low, t[k].weight, g + low, image + Int(t[k].offset) * c + low)
                         }
                     }
                 }
             }
+        }
+        gradient.withUnsafeMutableBufferPointer {
+            channelsFirst(last, n: n, c: c, plane: plane, into: $0.baseAddress!)
         }
         return gradient
     }
