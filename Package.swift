@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
-                    path: "Tests/VisionBackbonesTests"),
+                    path: "Tests/VisionBackbonesTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],
                     path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
