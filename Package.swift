@@ -61,6 +61,8 @@ let package = Package(
         // Test targets: one per module.
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], path: "Tests/ImageIOTests",
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "CTDatasetsTests", dependencies: ["CTDatasets", "ImageIO", "TensorCore"],
+                    path: "Tests/CTDatasetsTests"),
     ],
     swiftLanguageModes: [.v5]
 )
