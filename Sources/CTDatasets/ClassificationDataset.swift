@@ -91,13 +91,15 @@ public struct ClassificationDataset: Sendable {
     /// Resize policy applied in `sample(at:)`.
     public let resize: ClassificationResize
 
-    /// Opens `folder`. Every file name must parse (the error lists all that do not); with `split`, only those
-    /// names are used, in that order, and every one must exist (the error lists all missing names).
+    /// Opens `folder`. Every file name must parse (the error lists all that do not) and basenames must be
+    /// unique; with `split`, only those names are used, in that order, and every one must exist (the error
+    /// lists all missing names).
     public init(folder: URL, split: [String]? = nil, splitFile: String = "<split>",
                 resize: ClassificationResize = .none) throws {
         self.folder = folder
         self.resize = resize
         let onDisk = try FolderListing.imageNames(in: folder)
+        _ = try FolderListing.byStem(onDisk, folder: folder)   // `a.png` next to `a.jpg` is ambiguous
         let parsed = onDisk.map { COVIDxSliceName($0) }
         let bad = zip(onDisk, parsed).filter { $0.1 == nil }.map(\.0)
         guard bad.isEmpty else {

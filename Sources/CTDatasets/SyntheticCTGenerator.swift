@@ -202,7 +202,7 @@ public struct SyntheticCTGenerator: Sendable {
                 } else if let contents = fileManager.enumerator(atPath: layoutFolder.path),
                           contents.contains(where: { _ in true }) {
                     throw DatasetError.writeFailed(path: layoutFolder.path,
-                                                   reason: "the folder is not empty; choose a new output folder or replace it")
+                                                   reason: "the folder is not empty; choose a new output folder or ask to replace it (masknet synth --replace)")
                 }
             }
             let imageFolder = layout == .segmentation ? layoutFolder.appendingPathComponent("imgs") : layoutFolder

@@ -195,6 +195,15 @@ final class DatasetLayoutTests: XCTestCase {
         XCTAssertEqual(sample.image.shape, [3, 12, 16])
         let shorter = try ClassificationDataset(folder: folder, resize: .shorterSide(20)).sample(at: 0)
         XCTAssertEqual(shorter.image.shape, [3, 20, 20])
+        XCTAssertThrowsError(try ClassificationDataset(folder: folder, split: ["2_3_4_0002.png", "1_9_9_0001.png"])) { error in
+            guard case DatasetError.missingSplitNames(_, _, let names) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(names, ["1_9_9_0001.png"])
+        }
+        try PNGEncoder.write(LabelMap(width: 8, height: 8), to: folder.appendingPathComponent("0_1_1_0001.jpg"))
+        XCTAssertThrowsError(try ClassificationDataset(folder: folder)) { error in
+            guard case DatasetError.duplicateNames(_, let names) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(names, ["0_1_1_0001.jpg", "0_1_1_0001.png"])
+        }
     }
 
     func testModelInputReplicatesGrey() {
