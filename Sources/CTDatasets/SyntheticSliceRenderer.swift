@@ -34,7 +34,8 @@ struct SyntheticSliceRenderer {
         let s = a.lungScale(z: z)
         let lungHalfWidth = a.lungHalfWidth * s.squareRoot()
         let lungHalfHeight = a.lungHalfHeight * s
-        let heartScale = min(max((z - 0.3) * 2.5, 0), 1)
+        // The heart appears below the carina at most of its size, then grows to full size.
+        let heartScale: Float = z < 0.4 ? 0 : min(0.65 + (z - 0.4) * 1.5, 1)
         let spineY = a.bodyCentreY + a.bodyHalfHeight * 0.6
         let spineRadius: Float = 0.085
         let canalY = spineY + spineRadius * 1.5
@@ -64,8 +65,10 @@ struct SyntheticSliceRenderer {
                         if q > 1 - a.fatThickness / a.bodyHalfHeight && q <= 0.985 { tissue += fatOffset }
                         v[p] = tissue
                         // Heart with its fat rim.
+                        // A tilted ellipse: the heart's long axis points anterior-left (image right, up).
                         let hx = x - a.heartCentreX, hy = y - a.heartCentreY
-                        let heartDistance = (hx * hx + hy * hy).squareRoot()
+                        let along = 0.8 * hx - 0.6 * hy, across = 0.6 * hx + 0.8 * hy
+                        let heartDistance = ((along / 1.15) * (along / 1.15) + (across / 0.85) * (across / 0.85)).squareRoot()
                         let heartRadius = a.heartRadius * heartScale
                         if heartScale > 0 && heartDistance < heartRadius && heartDistance > heartRadius - 0.02 {
                             v[p] = tissue + fatOffset
@@ -74,8 +77,14 @@ struct SyntheticSliceRenderer {
                         let sd = (x * x + (y - spineY) * (y - spineY)).squareRoot()
                         if sd < spineRadius { v[p] = sd > spineRadius * 0.8 ? boneLevel : 0.84 + 0.05 * t }
                         let cd = (x * x + (y - canalY) * (y - canalY)).squareRoot()
-                        if cd < 0.075 { v[p] = cd < 0.045 ? tissue - 0.05 : boneLevel }
-                        if abs(x) < 0.016 && y > canalY + 0.07 && y < canalY + 0.17 { v[p] = boneLevel }
+                        if cd < 0.068 {
+                            // Canal, then the arch: pedicles at the sides, lamina behind (not a closed ring in front).
+                            if cd < 0.042 { v[p] = tissue - 0.05 } else if y > canalY - 0.02 || abs(x) > 0.035 { v[p] = boneLevel }
+                        }
+                        if abs(x) < 0.014 + 0.01 * max(0, 1 - (y - canalY - 0.06) / 0.1) && y > canalY + 0.06
+                            && y < canalY + 0.16 { v[p] = boneLevel - 0.04 }
+                        // Transverse processes.
+                        if abs(abs(x) - 0.085) < 0.035 && abs(y - (canalY - 0.005)) < 0.014 { v[p] = boneLevel - 0.06 }
                         // Sternum.
                         let sternumY = a.bodyCentreY - a.bodyHalfHeight + a.fatThickness + 0.06
                         if (x / 0.06) * (x / 0.06) + ((y - sternumY) / 0.028) * ((y - sternumY) / 0.028) < 1 {
