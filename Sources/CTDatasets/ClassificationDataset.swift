@@ -14,6 +14,7 @@ public enum CTClass: Int, Sendable, CaseIterable, Codable, Comparable {
     /// Short display name.
     public var name: String { ["Control", "CP", "COVID-19"][rawValue] }
 
+    /// Orders classes by id.
     public static func < (a: CTClass, b: CTClass) -> Bool { a.rawValue < b.rawValue }
 }
 

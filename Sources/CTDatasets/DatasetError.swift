@@ -31,6 +31,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, LocalizedEr
     /// An output folder or manifest could not be written.
     case writeFailed(path: String, reason: String)
 
+    /// One line naming the file(s), the problem and what to do.
     public var description: String {
         func list(_ names: [String]) -> String {
             names.count <= 50 ? names.joined(separator: ", ")
@@ -73,5 +74,6 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible, LocalizedEr
         }
     }
 
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 }

@@ -26,6 +26,7 @@ public enum ImageIOError: Error, Equatable, CustomStringConvertible, LocalizedEr
         }
     }
 
+    /// One line naming the file(s), the problem and what to do.
     public var description: String {
         switch self {
         case .missingFile(let path):
@@ -45,5 +46,6 @@ public enum ImageIOError: Error, Equatable, CustomStringConvertible, LocalizedEr
         }
     }
 
+    /// The same text as `description`, for `localizedDescription`.
     public var errorDescription: String? { description }
 }
