@@ -88,7 +88,8 @@ source = rng.integers(0, 256, size=(12, 16), dtype=np.uint8)
 Image.fromarray(source).save(os.path.join(OUT, "resize_source.png"))
 resize = {"source": "resize_source.png", "torch": [], "pil": []}
 t = torch.from_numpy(source.astype(np.float32) / 255.0)[None, None]
-for (h, w) in [(5, 7), (23, 17), (12, 16), (9, 30)]:
+# (9, 30) shrinks rows while widening columns: Pillow 13 then resamples rows first.
+for (h, w) in [(5, 7), (23, 17), (12, 16), (9, 30), (30, 9), (6, 32)]:
     out = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     resize["torch"].append({"height": h, "width": w, "values": [float(v) for v in out.reshape(-1)]})
     pil = Image.fromarray(source).resize((w, h), Image.BILINEAR)

@@ -132,20 +132,27 @@ public struct ClassificationDataset: Sendable {
     public func sample(at index: Int) throws -> ClassificationSample {
         precondition(index >= 0 && index < count, "sample index \(index) outside 0..<\(count)")
         let url = folder.appendingPathComponent(names[index])
-        var image = try ImageDecoder.decode(contentsOf: url).rgb()
+        let image = try ImageDecoder.decode(contentsOf: url).rgb()
+        let target: (width: Int, height: Int)
         switch resize {
-        case .none: break
+        case .none:
+            target = (image.width, image.height)
         case .exact(let width, let height):
-            if image.width != width || image.height != height {
-                image = ImageResampling.pilBilinear(image, width: width, height: height)
-            }
+            target = (width, height)
         case .shorterSide(let size):
             // torchvision Resize(int): the shorter side becomes `size`, the longer int(size * long / short).
-            let (w, h) = image.width <= image.height
+            target = image.width <= image.height
                 ? (size, Int(Double(size) * Double(image.height) / Double(image.width)))
                 : (Int(Double(size) * Double(image.width) / Double(image.height)), size)
-            if w != image.width || h != image.height { image = ImageResampling.pilBilinear(image, width: w, height: h) }
         }
-        return ClassificationSample(url: url, sliceName: sliceNames[index], image: image.modelInput())
+        guard target.width != image.width || target.height != image.height else {
+            return ClassificationSample(url: url, sliceName: sliceNames[index], image: image.modelInput())
+        }
+        // The original resized 8-bit PIL images; quantising back to 8 bits is lossless for 8-bit files, and
+        // PIL's fixed-point resampler then gives the original's exact pixels.
+        let resized = ImageResampling.pilBilinear(bytes: image.quantized(), width: image.width, height: image.height,
+                                                  channels: 3, outputWidth: target.width, outputHeight: target.height)
+        let output = Image(width: target.width, height: target.height, channels: 3, bytes: resized)
+        return ClassificationSample(url: url, sliceName: sliceNames[index], image: output.modelInput())
     }
 }

@@ -49,16 +49,87 @@ public enum ImageResampling {
 
     /// Bilinear resize with PIL's `Image.resize(size, BILINEAR)` semantics, used by the original classification
     /// loader (spec §1.3): a triangle filter whose support widens by the shrink factor (antialiasing),
-    /// pixel centres at `(d + 0.5) · in/out`, horizontal pass then vertical pass.
+    /// pixel centres at `(d + 0.5) · in/out`, one separable pass per axis (order as `pilVerticalFirst`).
     ///
-    /// PIL computes 8-bit images in 22-bit fixed point and rounds the intermediate to 8 bits; we keep
-    /// floats throughout, so results agree with PIL within about one 8-bit step.
+    /// PIL computes 8-bit images in 22-bit fixed point and rounds the intermediate to 8 bits; this float version
+    /// does not, so it agrees with PIL within about one 8-bit step. Use `pilBilinear(bytes:...)` for PIL's exact
+    /// 8-bit result.
     public static func pilBilinear(_ image: Image, width: Int, height: Int) -> Image {
         precondition(width > 0 && height > 0, "PIL bilinear resize to \(width)x\(height) needs a positive size")
         var current = image
+        let verticalFirst = pilVerticalFirst(width: image.width, height: image.height, outputWidth: width, outputHeight: height)
+        if verticalFirst && height != image.height { current = pilPass(current, outputCount: height, horizontal: false) }
         if width != image.width { current = pilPass(current, outputCount: width, horizontal: true) }
-        if height != image.height { current = pilPass(current, outputCount: height, horizontal: false) }
+        if !verticalFirst && height != image.height { current = pilPass(current, outputCount: height, horizontal: false) }
         return current
+    }
+
+    /// The pass order of the installed Pillow (13), found by comparing both orders with its output over many
+    /// shapes (the ImageIO fixtures include both orders): rows are resampled first exactly when the
+    /// height shrinks while the width grows (the cheaper order); otherwise columns (horizontal pass) first, as
+    /// in older Pillow. The order matters because the 8-bit intermediate is rounded.
+    private static func pilVerticalFirst(width: Int, height: Int, outputWidth: Int, outputHeight: Int) -> Bool {
+        outputHeight < height && outputWidth > width
+    }
+
+    /// PIL's `Image.resize(size, BILINEAR)` on 8-bit samples, bit for bit: the same coefficients, converted to
+    /// 22-bit fixed point, with the first pass rounded and clipped to 8 bits before the second
+    /// (PIL's `ImagingResampleHorizontal_8bpc` / `Vertical_8bpc`). `bytes` are interleaved, `height × width × channels`.
+    public static func pilBilinear(bytes: [UInt8], width: Int, height: Int, channels: Int,
+                                   outputWidth: Int, outputHeight: Int) -> [UInt8] {
+        precondition(bytes.count == width * height * channels,
+                     "PIL resize of \(width)x\(height)x\(channels) needs \(width * height * channels) bytes, got \(bytes.count)")
+        precondition(outputWidth > 0 && outputHeight > 0, "PIL resize to \(outputWidth)x\(outputHeight) needs a positive size")
+        var current = bytes, currentWidth = width, currentHeight = height
+        func horizontalPass() {
+            guard outputWidth != width else { return }
+            current = pilFixedPass(current, width: currentWidth, height: currentHeight, channels: channels,
+                                   outputCount: outputWidth, horizontal: true)
+            currentWidth = outputWidth
+        }
+        func verticalPass() {
+            guard outputHeight != height else { return }
+            current = pilFixedPass(current, width: currentWidth, height: currentHeight, channels: channels,
+                                   outputCount: outputHeight, horizontal: false)
+            currentHeight = outputHeight
+        }
+        if pilVerticalFirst(width: width, height: height, outputWidth: outputWidth, outputHeight: outputHeight) {
+            verticalPass(); horizontalPass()
+        } else {
+            horizontalPass(); verticalPass()
+        }
+        return current
+    }
+
+    /// One 8-bit pass in PIL's fixed point (PRECISION_BITS = 32 − 8 − 2 = 22).
+    private static func pilFixedPass(_ bytes: [UInt8], width: Int, height: Int, channels c: Int,
+                                     outputCount: Int, horizontal: Bool) -> [UInt8] {
+        let precisionBits = 22
+        let inputCount = horizontal ? width : height
+        let (starts, weights, taps) = pilCoefficients(inputCount: inputCount, outputCount: outputCount)
+        // normalize_coeffs_8bpc: round half away from zero after scaling (C's (int) truncation of ±0.5-shifted values).
+        let fixed: [Int32] = weights.map { w in
+            let scaled = Double(w) * Double(1 << precisionBits)
+            return Int32(scaled < 0 ? (scaled - 0.5).rounded(.towardZero) : (scaled + 0.5).rounded(.towardZero))
+        }
+        let outWidth = horizontal ? outputCount : width
+        let outHeight = horizontal ? height : outputCount
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * c)
+        for oy in 0..<outHeight {
+            for ox in 0..<outWidth {
+                let o = horizontal ? ox : oy
+                let (start, count) = starts[o]
+                for ch in 0..<c {
+                    var sum = Int64(1 << (precisionBits - 1))
+                    for k in 0..<count {
+                        let (sx, sy) = horizontal ? (start + k, oy) : (ox, start + k)
+                        sum += Int64(bytes[(sy * width + sx) * c + ch]) * Int64(fixed[o * taps + k])
+                    }
+                    out[(oy * outWidth + ox) * c + ch] = UInt8(min(max(sum >> Int64(precisionBits), 0), 255))
+                }
+            }
+        }
+        return out
     }
 
     /// One separable pass of PIL's resampler along one axis.
@@ -79,7 +150,7 @@ public enum ImageResampling {
                             var sum: Float = 0
                             for k in 0..<count {
                                 let (sx, sy) = horizontal ? (start + k, oy) : (ox, start + k)
-                                sum += weights[o * taps + k] * src[(sy * image.width + sx) * c + ch]
+                                sum += Float(weights[o * taps + k]) * src[(sy * image.width + sx) * c + ch]
                             }
                             dst[(oy * outWidth + ox) * c + ch] = min(max(sum, 0), 1)
                         }
@@ -92,13 +163,13 @@ public enum ImageResampling {
 
     /// PIL's `precompute_coeffs` for the bilinear (triangle, support 1) filter: per output position the first
     /// input index and tap count, and normalised weights laid out `taps` per position.
-    private static func pilCoefficients(inputCount: Int, outputCount: Int) -> ([(Int, Int)], [Float], Int) {
+    private static func pilCoefficients(inputCount: Int, outputCount: Int) -> ([(Int, Int)], [Double], Int) {
         let scale = Double(inputCount) / Double(outputCount)
         let filterScale = max(scale, 1)
         let support = 1.0 * filterScale
         let taps = Int(support.rounded(.up)) * 2 + 1
         var starts: [(Int, Int)] = []
-        var weights = [Float](repeating: 0, count: outputCount * taps)
+        var weights = [Double](repeating: 0, count: outputCount * taps)
         for o in 0..<outputCount {
             let centre = (Double(o) + 0.5) * scale
             // C's (int) truncates toward zero, as PIL relies on.
@@ -111,7 +182,7 @@ public enum ImageResampling {
                 row[k] = x < 1 ? 1 - x : 0
                 total += row[k]
             }
-            for k in 0..<count { weights[o * taps + k] = Float(total == 0 ? 0 : row[k] / total) }
+            for k in 0..<count { weights[o * taps + k] = total == 0 ? 0 : row[k] / total }
             starts.append((first, count))
         }
         return (starts, weights, taps)

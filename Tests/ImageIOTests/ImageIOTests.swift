@@ -247,6 +247,17 @@ final class ImageIOTests: XCTestCase {
         }
     }
 
+    func testPILBilinearOnBytesMatchesPILExactly() throws {
+        let source = try ImageDecoder.decode(contentsOf: fixture(Self.expected.resize.source))
+        for want in Self.expected.resize.pil {
+            let got = ImageResampling.pilBilinear(bytes: source.quantized(), width: source.width, height: source.height,
+                                                  channels: 1, outputWidth: want.width, outputHeight: want.height)
+            let mismatches = zip(got.map(Double.init), want.values).enumerated().filter { $0.element.0 != $0.element.1 }
+            XCTAssertEqual(got.count, want.values.count)
+            XCTAssertTrue(mismatches.isEmpty, "PIL bilinear \(want.height)x\(want.width): \(mismatches.count) differ, first \(mismatches.prefix(3))")
+        }
+    }
+
     func testPILBilinearMatchesPILWithinOneStep() throws {
         let source = try ImageDecoder.decode(contentsOf: fixture(Self.expected.resize.source))
         for want in Self.expected.resize.pil {
