@@ -67,7 +67,9 @@ public enum ImageResampling {
     /// The pass order of the installed Pillow (13), found by comparing both orders with its output over many
     /// shapes (the ImageIO fixtures include both orders): rows are resampled first exactly when the
     /// height shrinks while the width grows (the cheaper order); otherwise columns (horizontal pass) first, as
-    /// in older Pillow. The order matters because the 8-bit intermediate is rounded.
+    /// in older Pillow. The order matters because the 8-bit intermediate is rounded. (The original ran Pillow 6.1,
+    /// which always went horizontal first; the two differ by one 8-bit step on some pixels, and only when one
+    /// axis shrinks while the other grows, never for the 512×512 slices of the paper.)
     private static func pilVerticalFirst(width: Int, height: Int, outputWidth: Int, outputHeight: Int) -> Bool {
         outputHeight < height && outputWidth > width
     }
