@@ -83,6 +83,9 @@ Image.fromarray(jrgb).save(os.path.join(OUT, "rgb.jpg"), quality=90)
 with Image.open(os.path.join(OUT, "rgb.jpg")) as im:
     record("rgb.jpg", np.array(im), 255, 3)
 
+# A CMYK JPEG: valid, but a colour space the decoder refuses (an `unsupported` error naming the file).
+Image.fromarray(jrgb).convert("CMYK").save(os.path.join(OUT, "cmyk.jpg"), quality=90)
+
 # Resize references on a 12x16 8-bit grey image (values /255 as float input).
 source = rng.integers(0, 256, size=(12, 16), dtype=np.uint8)
 Image.fromarray(source).save(os.path.join(OUT, "resize_source.png"))

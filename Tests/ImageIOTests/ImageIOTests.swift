@@ -221,6 +221,11 @@ final class ImageIOTests: XCTestCase {
         assertError(empty) { if case .truncated = $0 { return true } else { return false } }
     }
 
+    func testCMYKJPEGIsUnsupported() {
+        assertError(fixture("cmyk.jpg")) { if case .unsupported = $0 { return true } else { return false } }
+        XCTAssertThrowsError(try ImageDecoder.info(contentsOf: fixture("cmyk.jpg")))
+    }
+
     func testDirectoryIsUnreadable() throws {
         let url = temporary.appendingPathComponent("folder.png")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
