@@ -22,13 +22,17 @@ let package = Package(
         // System libraries: each imported by exactly one Swift module.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),   // TensorCore only
         .systemLibrary(name: "CLibPNG", path: "Sources/CLibPNG"),       // ImageIO only
-        .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG"),     // ImageIO only
+        .systemLibrary(name: "CLibJPEG", path: "Sources/CLibJPEG"),     // CJPEGShim only
+        // libjpeg's error handling needs setjmp/longjmp, which must stay in C (see CJPEGShim.h). A C target
+        // does not inherit the system library's `link "jpeg"`, hence the explicit linker setting.
+        .target(name: "CJPEGShim", dependencies: ["CLibJPEG"], path: "Sources/CJPEGShim",
+                linkerSettings: [.linkedLibrary("jpeg")]),                                   // ImageIO only
 
         // Model library.
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: optimized),
         .target(name: "VisionBackbones", dependencies: ["NeuralNetwork", "TensorCore"], swiftSettings: optimized),
-        .target(name: "ImageIO", dependencies: ["CLibPNG", "CLibJPEG"], swiftSettings: optimized),
+        .target(name: "ImageIO", dependencies: ["CLibPNG", "CJPEGShim"], swiftSettings: optimized),
         .target(name: "CTDatasets", dependencies: ["ImageIO", "TensorCore"], swiftSettings: optimized),
         .target(name: "EvaluationMetrics", dependencies: [], swiftSettings: optimized),
         .target(name: "Visualization", dependencies: [], swiftSettings: optimized),
@@ -64,6 +68,10 @@ let package = Package(
                     path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
                     path: "Tests/NeuralNetworkTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], path: "Tests/ImageIOTests",
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CTDatasetsTests", dependencies: ["CTDatasets", "ImageIO", "TensorCore"],
+                    path: "Tests/CTDatasetsTests"),
     ],
     swiftLanguageModes: [.v5]
 )
