@@ -3,7 +3,7 @@ import NeuralNetwork
 import TensorCore
 import XCTest
 
-/// Finite-difference checks of the indexing and layout ops used by the detection heads.
+/// Finite-difference checks of the indexing, layout and reshape ops used by the detection heads.
 final class IndexingGradientCheckTests: XCTestCase {
     func testGatherGradients() {
         let x = randomTensor([5, 8], seed: 201)
@@ -21,6 +21,7 @@ final class IndexingGradientCheckTests: XCTestCase {
     func testChannelsLastAndSoftmaxGradients() {
         GradientCheck().check([randomTensor([2, 6, 3, 2], seed: 205)]) { v in channelsLast(v[0]) }
         GradientCheck().check([randomTensor([3, 5], -2, 2, seed: 206)]) { v in softmaxRows(v[0]) }
+        GradientCheck().check([randomTensor([2, 3, 4], seed: 208)]) { v in reshape(v[0], [4, -1]) }
     }
 
     /// softmaxRows followed by nothing else must agree with the probabilities inside softmaxCrossEntropy:
