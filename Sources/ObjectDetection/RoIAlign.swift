@@ -8,8 +8,9 @@ import TensorCore
 /// sub-cells. Box coordinates are scaled by `spatialScale` with no −½ offset, RoI sizes are clamped to
 /// at least 1, and `samplingRatio ≤ 0` means adaptive: sr = ceil(roi size / output size).
 ///
-/// Both passes first turn each RoI into a list of taps (plane offset, weight / count) per bin, the
-/// same numbers the reference's `pre_calc` holds; forward is then a gather and backward a scatter.
+/// Both passes first turn each RoI into a list of taps (plane offset, weight / count) per bin: the
+/// reference's bilinear samples with the taps that hit the same pixel merged (see `axisWeights`);
+/// forward is then a gather and backward a scatter.
 public enum RoIAlignKernels {
     /// One bilinear tap: offset inside an `H × W` plane and its weight already divided by the bin's
     /// sample count.
@@ -25,7 +26,7 @@ public enum RoIAlignKernels {
     }
 
     /// Builds the taps of one RoI `[x1, y1, x2, y2]` (image coordinates) on an `height × width` map.
-    /// The arithmetic mirrors torchvision's `pre_calc_for_bilinear_interpolate` step by step in float32.
+    /// Sample positions mirror torchvision's `pre_calc_for_bilinear_interpolate` step by step in float32.
     static func taps(x1: Float, y1: Float, x2: Float, y2: Float, height: Int, width: Int, outputHeight: Int,
                      outputWidth: Int, spatialScale: Float, samplingRatio: Int) -> RoITaps {
         let roiStartW = x1 * spatialScale, roiStartH = y1 * spatialScale
@@ -40,50 +41,58 @@ public enum RoIAlignKernels {
         let gridH = samplingRatio > 0 ? samplingRatio : Int((roiHeight / Float(outputHeight)).rounded(.up))
         let gridW = samplingRatio > 0 ? samplingRatio : Int((roiWidth / Float(outputWidth)).rounded(.up))
         let count = Float(max(gridH * gridW, 1))
-        let (fh, fw) = (Float(height), Float(width))
-
-        // Sample positions along each axis are shared by all bins of a row or column.
-        func axis(_ start: Float, _ bin: Float, _ grid: Int, _ bins: Int) -> [Float] {
-            var values: [Float] = []
-            values.reserveCapacity(bins * grid)
-            for p in 0..<bins {
-                for i in 0..<grid {
-                    values.append(start + Float(p) * bin + (Float(i) + 0.5) * bin / Float(grid))
-                }
-            }
-            return values
-        }
-        let ys = axis(roiStartH, binH, gridH, outputHeight), xs = axis(roiStartW, binW, gridW, outputWidth)
-
+        let yAxis = axisWeights(start: roiStartH, bin: binH, grid: gridH, bins: outputHeight, size: height)
+        let xAxis = axisWeights(start: roiStartW, bin: binW, grid: gridW, bins: outputWidth, size: width)
         var binStart: [Int] = [0]
         binStart.reserveCapacity(outputHeight * outputWidth + 1)
         var taps: [Tap] = []
-        taps.reserveCapacity(outputHeight * outputWidth * gridH * gridW * 4)
+        taps.reserveCapacity(outputHeight * outputWidth * 9)
         for ph in 0..<outputHeight {
             for pw in 0..<outputWidth {
-                for iy in 0..<gridH {
-                    var y = ys[ph * gridH + iy]
-                    for ix in 0..<gridW {
-                        var x = xs[pw * gridW + ix]
-                        // Outside the map by more than one pixel: the sample is 0.
-                        if y < -1 || y > fh || x < -1 || x > fw { continue }
-                        if y <= 0 { y = 0 }
-                        if x <= 0 { x = 0 }
-                        var yLow = Int(y), xLow = Int(x), yHigh: Int, xHigh: Int
-                        if yLow >= height - 1 { yLow = height - 1; yHigh = yLow; y = Float(yLow) } else { yHigh = yLow + 1 }
-                        if xLow >= width - 1 { xLow = width - 1; xHigh = xLow; x = Float(xLow) } else { xHigh = xLow + 1 }
-                        let ly = y - Float(yLow), lx = x - Float(xLow)
-                        let hy = 1 - ly, hx = 1 - lx
-                        taps.append(Tap(offset: Int32(yLow * width + xLow), weight: hy * hx / count))
-                        taps.append(Tap(offset: Int32(yLow * width + xHigh), weight: hy * lx / count))
-                        taps.append(Tap(offset: Int32(yHigh * width + xLow), weight: ly * hx / count))
-                        taps.append(Tap(offset: Int32(yHigh * width + xHigh), weight: ly * lx / count))
+                for (row, rowWeight) in yAxis[ph] {
+                    for (column, columnWeight) in xAxis[pw] {
+                        taps.append(Tap(offset: Int32(row * width + column), weight: rowWeight * columnWeight / count))
                     }
                 }
                 binStart.append(taps.count)
             }
         }
         return RoITaps(binStart: binStart, taps: taps)
+    }
+
+    /// For each of `bins` bins along one axis: the pixel indices its `grid` samples touch, with the
+    /// summed linear-interpolation weights (zero weights dropped).
+    ///
+    /// The reference's per-sample weights are products (hy·hx, hy·lx, ly·hx, ly·lx) and a sample is
+    /// dropped when y or x is out of range, so the bin's sum over samples factorises into rows × columns:
+    /// Σ_iy Σ_ix w_y(iy)·w_x(ix)·f = Σ_row Σ_col W_y(row)·W_x(col)·f. Merging the samples per axis this
+    /// way turns 4·sr² taps into (typically) 2–3 × 2–3, with the same sample positions and clamping as
+    /// `bilinear_interpolate` (positions in float32, same operation order).
+    static func axisWeights(start: Float, bin: Float, grid: Int, bins: Int, size: Int) -> [[(Int, Float)]] {
+        let limit = Float(size)
+        return (0..<bins).map { p in
+            var entries: [(Int, Float)] = []
+            func add(_ index: Int, _ weight: Float) {
+                guard weight != 0 else { return }
+                if let k = entries.lastIndex(where: { $0.0 == index }) {
+                    entries[k].1 += weight
+                } else {
+                    entries.append((index, weight))
+                }
+            }
+            for i in 0..<grid {
+                var v = start + Float(p) * bin + (Float(i) + 0.5) * bin / Float(grid)
+                // More than one pixel outside the map: the whole sample is 0.
+                if v < -1 || v > limit { continue }
+                if v <= 0 { v = 0 }
+                var low = Int(v), high: Int
+                if low >= size - 1 { low = size - 1; high = low; v = Float(low) } else { high = low + 1 }
+                let upper = v - Float(low)
+                add(low, 1 - upper)
+                add(high, upper)
+            }
+            return entries
+        }
     }
 
     static func checkArguments(featureShape: [Int], rois: Tensor, batchIndices: [Int]) {

@@ -35,6 +35,15 @@ final class BoxCoderTests: XCTestCase {
         XCTAssertEqual(decoded[7] - decoded[5], 4 * Float(exp(4.0)), accuracy: 1e-3)
     }
 
+    func testZeroHeightAnchorEncodesToNonFinite() {
+        // Spec §3.3: the degenerate anchors (#0, #5) give inf/NaN targets; harmless because their IoU with
+        // any gt is 0, so they are never positives. We keep the seed's arithmetic rather than guard it.
+        let deltas = BoxCoder(weights: (1, 1, 1, 1)).encode(reference: boxes([[0, 0, 10, 10]]),
+                                                             proposals: boxes([[-3, 0, 3, 0]])).scalars
+        XCTAssertTrue(deltas[1].isInfinite && deltas[3].isInfinite)
+        XCTAssertEqual(BoxOperations.iou(boxes([[0, 0, 10, 10]]), boxes([[-3, 0, 3, 0]])).scalars, [0])
+    }
+
     func testParityWithTorchvision() throws {
         let fixture = try Fixture("box_coder")
         let proposals = fixture.tensor("proposals"), reference = fixture.tensor("reference")
