@@ -42,6 +42,13 @@ let package = Package(
                 dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                 swiftSettings: optimized),
 
+        // End-to-end tasks on files (data sets, checkpoints, reports) that both the CLI and the stage kinds
+        // call: the ML modules composed with image and metric I/O. Knows nothing about the pipeline engine.
+        .target(name: "MaskNetWorkflows", dependencies: [
+            "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets", "EvaluationMetrics",
+            "ObjectDetection", "LesionClassifier", "Visualization",
+        ], swiftSettings: optimized),
+
         // Pipeline engine: knows nothing about ML.
         .target(name: "PipelineEngine", dependencies: [
             .product(name: "Yams", package: "Yams"),
@@ -51,15 +58,19 @@ let package = Package(
         // The built-in stage kinds: each binds one library call to the engine.
         .target(name: "MaskNetStages", dependencies: [
             "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
-            "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization",
+            "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "MaskNetStages", "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
-            "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier",
+            "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
+                    path: "Tests/MaskNetWorkflowsTests"),
+        .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+                    path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
