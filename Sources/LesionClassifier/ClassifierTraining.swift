@@ -82,8 +82,12 @@ public final class ClassifierTrainer {
         }
     }
 
+    /// `checkCancellation` is called before every batch and may throw to stop; `epochFinished` receives
+    /// each epoch's record.
     public func train(training: LabelledSliceSource, validation: LabelledSliceSource?, checkpoint: URL?,
-                      progress: (TrainingProgress) -> Void = { _ in }) throws {
+                      progress: (TrainingProgress) -> Void = { _ in },
+                      checkCancellation: () throws -> Void = {},
+                      epochFinished: (ClassifierEpochRecord) -> Void = { _ in }) throws {
         while completedEpochs < configuration.epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -92,6 +96,7 @@ public final class ClassifierTrainer {
             shuffler.shuffle(&order)
             var lossSum = 0.0, batches = 0, correct = 0, seen = 0
             for batchStart in stride(from: 0, to: order.count, by: configuration.batchSize) {
+                try checkCancellation()
                 let batch = order[batchStart..<min(order.count, batchStart + configuration.batchSize)]
                 let tape = GradientTape()
                 let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
@@ -127,6 +132,7 @@ public final class ClassifierTrainer {
                                                  validationLoss: validationLoss, validationAccuracy: validationAccuracy,
                                                  seconds: Date().timeIntervalSince(start)))
             completedEpochs += 1
+            epochFinished(history[history.count - 1])
             if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
                 || completedEpochs == configuration.epochs {
                 try saveCheckpoint(to: checkpoint)

@@ -77,8 +77,12 @@ public final class SegmentationTrainer {
 
     /// Runs the remaining epochs. `checkpoint` (if given) is written every `checkpointEvery` epochs and at
     /// the end; `resume(from:)` continues from it.
+    /// `checkCancellation` is called before every step and may throw to stop (the checkpoint of the last
+    /// completed interval stays, so a later call resumes); `epochFinished` receives each epoch's record.
     public func train(training: SampleSource, validation: SampleSource?, checkpoint: URL?,
-                      progress: (TrainingProgress) -> Void = { _ in }) throws {
+                      progress: (TrainingProgress) -> Void = { _ in },
+                      checkCancellation: () throws -> Void = {},
+                      epochFinished: (EpochRecord) -> Void = { _ in }) throws {
         while completedEpochs < configuration.epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -88,6 +92,7 @@ public final class SegmentationTrainer {
             var sampling = SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\(epoch)")
             var totals: [String: Double] = [:], totalLoss = 0.0, used = 0, skipped = 0
             for (step, index) in order.enumerated() {
+                try checkCancellation()
                 let (image, target) = try training.load(index)
                 if target.isEmpty { skipped += 1; continue }
                 let tape = GradientTape()
@@ -111,6 +116,7 @@ public final class SegmentationTrainer {
                 trainComponents: totals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
                 skippedEmptySlices: skipped, seconds: Date().timeIntervalSince(start)))
             completedEpochs += 1
+            epochFinished(history[history.count - 1])
             if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
                 || completedEpochs == configuration.epochs {
                 try saveCheckpoint(to: checkpoint)

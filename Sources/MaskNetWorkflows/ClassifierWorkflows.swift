@@ -1,0 +1,154 @@
+import CTDatasets
+import EvaluationMetrics
+import Foundation
+import ImageIO
+import LesionClassifier
+import NeuralNetwork
+import ObjectDetection
+import TensorCore
+import Visualization
+
+/// Opens a COVIDx-CT-named folder restricted to a split file (every slice without one). Images are
+/// resized to `size`×`size` like the original training loader (spec §1.3, B18: one policy everywhere).
+public func openClassificationDataset(folder: URL, split: URL?, size: Int?) throws -> ClassificationDataset {
+    let names = try split.map { try DatasetSplit.read(from: $0) }
+    return try ClassificationDataset(folder: folder, split: names, splitFile: split?.path ?? "<split>",
+                                     resize: size.map { .exact(width: $0, height: $0) } ?? .none)
+}
+
+/// Stage `transfer_weights`: a classifier checkpoint from a segmentation checkpoint (spec §5.2).
+public enum WeightTransferWorkflow {
+    public static func run(segmentationCheckpoint: URL, roiBatchSize: Int, features: Int, seed: UInt64,
+                           roiNMSThreshold: Float, outputCheckpoint: URL, outputReport: URL) throws -> WeightTransferReport {
+        let file = try SafeTensorsFile.read(segmentationCheckpoint)
+        let (model, report) = try WeightTransfer.classifier(fromSegmentation: file, roiBatchSize: roiBatchSize,
+                                                            features: features, expected: nil, seed: seed)
+        var configuration = model.configuration
+        configuration.roiNMSThreshold = roiNMSThreshold
+        var metadata = configuration.metadata()
+        metadata["bn_statistics"] = "not frozen"
+        metadata["epoch"] = "0"
+        metadata["transferred_from"] = segmentationCheckpoint.lastPathComponent
+        try model.parameters.stateDictionary(metadata: metadata).write(to: outputCheckpoint)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(report).write(to: outputReport, options: .atomic)
+        return report
+    }
+}
+
+/// Stage `freeze_bn_stats`: records that BN statistics are frozen and which parameters train (spec §5.3–5.4).
+public enum FreezeBatchNormWorkflow {
+    public static func run(classifierCheckpoint: URL, includeDownsampleBatchNorm: Bool, outputCheckpoint: URL) throws
+        -> (trainable: Int, frozen: Int) {
+        let file = try SafeTensorsFile.read(classifierCheckpoint)
+        let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
+        var configuration = model.configuration
+        configuration.trainDownsampleBatchNorm = includeDownsampleBatchNorm
+        var metadata = file.metadata.merging(configuration.metadata()) { _, new in new }
+        metadata["bn_statistics"] = "frozen"
+        metadata["trainable_set"] = includeDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
+        let trainable = model.parameters.parameters.filter {
+            $0.isTrainable && CovidCTMaskNet.isInTrainableSet($0.name, includeDownsample: includeDownsampleBatchNorm)
+        }.reduce(0) { $0 + $1.value.count }
+        metadata["trainable_parameters"] = "\(trainable)"
+        try model.parameters.stateDictionary(metadata: metadata).write(to: outputCheckpoint)
+        return (trainable, model.parameters.stateCount - trainable)
+    }
+}
+
+/// Stage `train_classifier` (spec §6.2).
+public struct ClassifierTrainingWorkflow {
+    public var training: ClassifierTrainingConfiguration
+    public var imageSize: Int?
+
+    public init(training: ClassifierTrainingConfiguration, imageSize: Int?) {
+        self.training = training
+        self.imageSize = imageSize
+    }
+
+    @discardableResult
+    public func run(checkpoint: URL, dataset folder: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
+                    outputCheckpoint: URL, outputHistory: URL, outputCurve: URL?,
+                    progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
+                    log: (String) -> Void) throws -> ClassifierEpochRecord? {
+        let file = try SafeTensorsFile.read(checkpoint)
+        guard file.metadata["bn_statistics"] == "frozen" else {
+            throw WorkflowError("\(checkpoint.path): BN statistics are not frozen in this classifier checkpoint; run a freeze_bn_stats stage on it first (spec §5.4)")
+        }
+        let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
+        let trainSet = try openClassificationDataset(folder: folder, split: trainSplit, size: imageSize)
+        let validationSet = try validationSplit.map { try openClassificationDataset(folder: folder, split: $0, size: imageSize) }
+        guard trainSet.count > 0 else { throw WorkflowError("\(folder.path): the training split is empty") }
+        let trainer = ClassifierTrainer(model: model, configuration: training)
+        if FileManager.default.fileExists(atPath: resumeCheckpoint.path) {
+            try trainer.resume(from: resumeCheckpoint)
+            log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
+        }
+        log("training \(model.trainableParameters.reduce(0) { $0 + $1.value.count }) parameters (S and BN affine)")
+        try trainer.train(training: DataSources.classification(trainSet), validation: validationSet.map(DataSources.classification),
+                          checkpoint: resumeCheckpoint, progress: progress, checkCancellation: checkCancellation) { r in
+            log(String(format: "epoch %d: train loss %.4f, accuracy %.3f%@ (%.1f s)", r.epoch, r.trainLoss, r.trainAccuracy,
+                       r.validationAccuracy.map { String(format: ", validation accuracy %.3f", $0) } ?? "", r.seconds))
+        }
+        try FileManager.default.copyItem(at: resumeCheckpoint, to: outputCheckpoint)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(trainer.history).write(to: outputHistory, options: .atomic)
+        if let outputCurve {
+            let chart = LineChart(title: "Classifier loss", xLabel: "epoch", series: [
+                .init(name: "train", points: trainer.history.map { (Double($0.epoch), $0.trainLoss) }),
+                .init(name: "validation", points: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } }),
+            ])
+            try PNGEncoder.write(bytes: chart.render().pixels, width: 480, height: 300, channels: 3, to: outputCurve)
+        }
+        return trainer.history.last
+    }
+}
+
+/// Stage `evaluate_classifier` (spec §7.2): confusion matrix and every classification metric.
+public enum ClassifierEvaluationWorkflow {
+    public static func run(checkpoint: URL, dataset folder: URL, split: URL?, imageSize: Int?, seed: UInt64,
+                           outputDirectory: URL, progress: (Int, Int) -> Void = { _, _ in }) throws -> ClassificationReport {
+        let file = try SafeTensorsFile.read(checkpoint)
+        let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
+        let dataset = try openClassificationDataset(folder: folder, split: split, size: imageSize)
+        let source = DataSources.classification(dataset)
+        var counted = 0
+        let counting = LabelledSliceSource(count: source.count) { index in
+            defer { counted += 1; progress(counted, source.count) }
+            return try source.load(index)
+        }
+        let evaluation = try ClassifierEvaluation.run(model: model, source: counting, seed: seed)
+        let confusion = ConfusionMatrix(truths: evaluation.labels.map(\.rawValue),
+                                        predictions: evaluation.predictions.map(\.rawValue), classCount: 3)
+        let report = ClassificationReport(confusion: confusion, classNames: SliceClass.allCases.map(\.name))
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(report).write(to: outputDirectory.appendingPathComponent("report.json"), options: .atomic)
+        let predictions = zip(dataset.names, zip(evaluation.labels, evaluation.predictions)).map { name, pair in
+            "\(name),\(pair.0.name),\(pair.1.name)"
+        }
+        try (["file,truth,prediction"] + predictions).joined(separator: "\n").appending("\n")
+            .write(to: outputDirectory.appendingPathComponent("predictions.csv"), atomically: true, encoding: .utf8)
+        return report
+    }
+
+    /// Flat metrics for gates: accuracy, balanced accuracy, per-class sensitivity/precision/F1, kappa.
+    public static func metrics(_ report: ClassificationReport) -> [String: Double] {
+        var metrics: [String: Double] = [:]
+        metrics["accuracy"] = report.accuracy
+        metrics["balanced_accuracy"] = report.balancedAccuracy
+        metrics["macro_f1"] = report.macroF1
+        metrics["cohens_kappa"] = report.cohensKappa
+        for (index, name) in ["control", "cp", "covid"].enumerated() where index < report.classes.count {
+            let c = report.classes[index]
+            metrics["sensitivity_\(name)"] = c.sensitivity
+            metrics["specificity_\(name)"] = c.specificity
+            metrics["precision_\(name)"] = c.precision
+            metrics["f1_\(name)"] = c.f1
+        }
+        return metrics.compactMapValues { $0 }
+    }
+}

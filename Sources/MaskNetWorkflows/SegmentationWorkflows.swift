@@ -1,0 +1,241 @@
+import CTDatasets
+import EvaluationMetrics
+import Foundation
+import ImageIO
+import NeuralNetwork
+import ObjectDetection
+import TensorCore
+import Visualization
+
+/// A user-facing failure of a workflow: says what is wrong, where, and what to do.
+public struct WorkflowError: Error, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Opens a segmentation data set restricted to a split file's names (or all slices without one).
+public func openSegmentationDataset(root: URL, split: URL?, maskType: CTDatasets.MaskType, areaThreshold: Int)
+    throws -> SegmentationDataset {
+    let names = try split.map { try DatasetSplit.read(from: $0) }
+    return try SegmentationDataset(root: root, maskType: maskType, areaThreshold: areaThreshold, split: names,
+                                   splitFile: split?.path ?? "<split>")
+}
+
+/// Train the seed's Mask R-CNN on a CNCB-layout data set (stage `train_segmentation`).
+public struct SegmentationTrainingWorkflow {
+    public var model: MaskRCNNConfiguration
+    public var training: SegmentationTrainingConfiguration
+    public var areaThreshold = 100
+
+    public init(model: MaskRCNNConfiguration, training: SegmentationTrainingConfiguration) {
+        self.model = model
+        self.training = training
+    }
+
+    /// Trains (resuming from `resumeCheckpoint` if it exists), then writes the final checkpoint, the
+    /// per-epoch history as JSON and a loss-curve PNG. Returns the last epoch's record.
+    @discardableResult
+    public func run(dataset root: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
+                    outputCheckpoint: URL, outputHistory: URL, outputCurve: URL?,
+                    progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
+                    log: (String) -> Void) throws -> EpochRecord? {
+        let maskType = CTDatasets.MaskType(rawValue: model.maskType.rawValue)!
+        let trainSet = try openSegmentationDataset(root: root, split: trainSplit, maskType: maskType, areaThreshold: areaThreshold)
+        let validationSet = try validationSplit.map {
+            try openSegmentationDataset(root: root, split: $0, maskType: maskType, areaThreshold: areaThreshold)
+        }
+        // Bad input before any training: every pair readable and consistent, and some lesion to learn from.
+        try trainSet.validate()
+        try validationSet?.validate()
+        let detector = MaskRCNN(configuration: model, seed: training.seed)
+        let trainer = SegmentationTrainer(model: detector, configuration: training)
+        if FileManager.default.fileExists(atPath: resumeCheckpoint.path) {
+            try trainer.resume(from: resumeCheckpoint)
+            log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
+        }
+        let source = DataSources.segmentation(trainSet)
+        try trainer.train(training: source, validation: validationSet.map(DataSources.segmentation),
+                          checkpoint: resumeCheckpoint, progress: progress, checkCancellation: checkCancellation) { record in
+            log(String(format: "epoch %d: train loss %.4f%@ (%d slices used, %d empty skipped, %.1f s)", record.epoch,
+                       record.trainLoss, record.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "",
+                       record.usedSlices, record.skippedEmptySlices, record.seconds))
+        }
+        if trainer.history.allSatisfy({ $0.usedSlices == 0 }) {
+            throw WorkflowError("\(root.path): no training slice has a lesion larger than \(areaThreshold) px; nothing to learn from (check the masks or lower area_threshold)")
+        }
+        try FileManager.default.copyItem(at: resumeCheckpoint, to: outputCheckpoint)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(trainer.history).write(to: outputHistory, options: .atomic)
+        if let outputCurve {
+            let chart = LineChart(title: "Segmentation loss", xLabel: "epoch", series: [
+                .init(name: "train", points: trainer.history.map { (Double($0.epoch), $0.trainLoss) }),
+                .init(name: "validation", points: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } }),
+            ])
+            try PNGEncoder.write(bytes: chart.render().pixels, width: 480, height: 300, channels: 3, to: outputCurve)
+        }
+        return trainer.history.last
+    }
+}
+
+/// Seed mAP and COCO statistics of a checkpoint on a data set (stage `evaluate_map`).
+public struct SegmentationEvaluationWorkflow {
+    /// Thresholds of the seed's mAP script (spec §7.1, B19: explicit).
+    public var scoreThreshold: Float = 0.05
+    public var nmsThreshold: Float = 0.5
+    public var detectionsPerImage = 128
+    public var maskLogitThreshold: Float = 0.5
+    public var areaThreshold = 100
+    /// Overlays written for the first this many slices.
+    public var overlayCount = 6
+
+    public init() {}
+
+    public struct Result: Codable, Sendable {
+        public var seedMAP: SeedMAPResult
+        public var cocoBox: COCOStatistics
+        public var cocoMask: COCOStatistics
+        public var imageCount: Int
+        public var groundTruthCount: Int
+        public var detectionCount: Int
+
+        /// Flat metrics for gates and run records.
+        public var metrics: [String: Double] {
+            var metrics: [String: Double] = ["seed_map": seedMAP.mean, "images": Double(imageCount),
+                                             "ground_truth_instances": Double(groundTruthCount),
+                                             "detections": Double(detectionCount)]
+            for (threshold, ap) in zip(seedMAP.thresholds, seedMAP.averagePrecisions) {
+                metrics[String(format: "seed_ap%02d", Int((threshold * 100).rounded()))] = ap
+            }
+            for (prefix, statistics) in [("coco_bbox", cocoBox), ("coco_segm", cocoMask)] {
+                for (name, value) in zip(COCOStatistics.names, statistics.values) {
+                    metrics["\(prefix)_\(name.lowercased())"] = value
+                }
+            }
+            return metrics
+        }
+    }
+
+    /// Loads the model from a checkpoint written by training (configuration from its metadata).
+    public static func loadModel(_ checkpoint: URL) throws -> MaskRCNN {
+        let file = try SafeTensorsFile.read(checkpoint)
+        guard let configuration = MaskRCNNConfiguration.from(metadata: file.metadata) else {
+            throw WorkflowError("\(checkpoint.path): not a masknet segmentation checkpoint (no configuration in its metadata); convert original .pth files with Tools/convert_checkpoint.py")
+        }
+        let model = MaskRCNN(configuration: configuration, seed: 0)
+        try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
+        return model
+    }
+
+    /// Evaluates; writes `metrics.json`, COCO `ground_truth.json` and `detections.json`, and overlays.
+    public func run(checkpoint: URL, dataset root: URL, split: URL?, outputDirectory: URL,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
+        var model = try Self.loadModel(checkpoint)
+        var configuration = model.configuration
+        configuration.boxScoreThreshold = scoreThreshold
+        configuration.boxNMSThreshold = nmsThreshold
+        configuration.detectionsPerImage = detectionsPerImage
+        if configuration != model.configuration {
+            let weights = model.parameters.stateDictionary()
+            model = MaskRCNN(configuration: configuration, seed: 0)
+            try model.parameters.load(from: weights, strict: true)
+        }
+        let maskType = CTDatasets.MaskType(rawValue: configuration.maskType.rawValue)!
+        let dataset = try openSegmentationDataset(root: root, split: split, maskType: maskType, areaThreshold: areaThreshold)
+        try dataset.validate()
+        try FileManager.default.createDirectory(at: outputDirectory.appendingPathComponent("overlays"),
+                                                withIntermediateDirectories: true)
+        var accumulator = SeedMeanAPAccumulator(thresholds: SeedMeanAP.thresholds)
+        var images: [COCOImage] = [], groundTruth: [COCOAnnotation] = [], results: [COCOResult] = []
+        let classNames = ["background"] + (configuration.maskType == .both ? ["GGO", "C"] : ["lesion"])
+        for index in 0..<dataset.count {
+            let sample = try dataset.sample(at: index)
+            let (height, width) = (sample.height, sample.width)
+            let detections = model.detect(image: sample.image)
+            let imageID = index + 1
+            images.append(COCOImage(id: imageID, height: height, width: width))
+            var gts: [SeedMAPGroundTruth] = []
+            for instance in sample.instances {
+                let mask = BinaryMask(height: height, width: width, pixels: instance.mask)
+                gts.append(SeedMAPGroundTruth(mask: mask, label: instance.label))
+                let rle = RLEMask(encoding: mask)
+                groundTruth.append(COCOAnnotation(id: groundTruth.count + 1, imageID: imageID, categoryID: instance.label,
+                                                  area: Double(rle.area), bbox: rle.boundingBox, segmentation: .rle(rle)))
+            }
+            let logits = detections.masks.scalars
+            var predictions: [SeedMAPPrediction] = []
+            for d in 0..<detections.labels.count {
+                let maskLogits = Array(logits[(d * height * width)..<((d + 1) * height * width)])
+                let prediction = SeedMAPPrediction(height: height, width: width, maskLogits: maskLogits,
+                                                   maskThreshold: maskLogitThreshold, score: detections.scores[d],
+                                                   label: detections.labels[d])
+                predictions.append(prediction)
+                let box = detections.boxes.scalars[(4 * d)..<(4 * d + 4)].map(Double.init)
+                results.append(COCOResult(imageID: imageID, categoryID: detections.labels[d],
+                                          score: Double(detections.scores[d]),
+                                          bbox: COCOBox(x: box[0], y: box[1], width: box[2] - box[0], height: box[3] - box[1]),
+                                          segmentation: RLEMask(encoding: prediction.mask)))
+            }
+            accumulator.add(SeedMAPImage(groundTruths: gts, predictions: predictions))
+            if index < overlayCount {
+                let grey = Array(sample.image.scalars.prefix(height * width))
+                let overlay = DetectionOverlay(classNames: classNames).render(
+                    grey: grey, width: width, height: height,
+                    instances: predictions.enumerated().map { d, prediction in
+                        DetectionOverlay.Instance(mask: (0..<(height * width)).map { prediction.mask.pixels[$0] != 0 },
+                                                  box: Array(detections.boxes.scalars[(4 * d)..<(4 * d + 4)]),
+                                                  label: prediction.label, score: prediction.score)
+                    })
+                try PNGEncoder.write(bytes: overlay.pixels, width: width, height: height, channels: 3,
+                                     to: outputDirectory.appendingPathComponent("overlays")
+                                        .appendingPathComponent((sample.name as NSString).deletingPathExtension + ".png"))
+            }
+            progress(index + 1, dataset.count)
+        }
+        let categories = Array(1..<configuration.classCount)
+        let coco = COCOGroundTruth(images: images, categoryIDs: categories, annotations: groundTruth, source: "ground_truth.json")
+        let cocoDetections = COCODetections(annotations: results.enumerated().map { index, r in
+            COCOAnnotation(id: index + 1, imageID: r.imageID, categoryID: r.categoryID, area: Double(r.segmentation?.area ?? 0),
+                           bbox: r.bbox, segmentation: r.segmentation.map { .rle($0) }, score: r.score)
+        }, source: "detections.json")
+        let boxStatistics = try COCOEvaluator.evaluate(groundTruth: coco, detections: cocoDetections, iouType: .bbox).statistics
+        let maskStatistics = try COCOEvaluator.evaluate(groundTruth: coco, detections: cocoDetections, iouType: .segm).statistics
+        let result = Result(seedMAP: accumulator.result, cocoBox: boxStatistics, cocoMask: maskStatistics,
+                            imageCount: dataset.count, groundTruthCount: groundTruth.count, detectionCount: results.count)
+        try COCOResult.jsonData(results).write(to: outputDirectory.appendingPathComponent("detections.json"), options: .atomic)
+        try CocoGroundTruthWriter.data(images: images, categories: categories, annotations: groundTruth)
+            .write(to: outputDirectory.appendingPathComponent("ground_truth.json"), options: .atomic)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(result.metrics).write(to: outputDirectory.appendingPathComponent("metrics.json"), options: .atomic)
+        return result
+    }
+}
+
+/// Writes ground truth in the COCO format (RLE segmentations) so that pycocotools can re-check our numbers.
+enum CocoGroundTruthWriter {
+    struct File: Encodable {
+        struct Image: Encodable { var id: Int, height: Int, width: Int }
+        struct Category: Encodable { var id: Int, name: String }
+        struct Annotation: Encodable {
+            var id: Int, image_id: Int, category_id: Int, area: Double, bbox: COCOBox?, segmentation: RLEMask?, iscrowd: Int
+        }
+        var images: [Image], categories: [Category], annotations: [Annotation]
+    }
+
+    static func data(images: [COCOImage], categories: [Int], annotations: [COCOAnnotation]) throws -> Data {
+        let file = File(
+            images: images.map { File.Image(id: $0.id, height: $0.height, width: $0.width) },
+            categories: categories.map { File.Category(id: $0, name: "lesion \($0)") },
+            annotations: annotations.map { annotation in
+                var rle: RLEMask? = nil
+                if case .rle(let mask)? = annotation.segmentation { rle = mask }
+                return File.Annotation(id: annotation.id, image_id: annotation.imageID, category_id: annotation.categoryID,
+                                       area: annotation.area, bbox: annotation.bbox, segmentation: rle, iscrowd: annotation.isCrowd ? 1 : 0)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(file)
+    }
+}
