@@ -55,6 +55,7 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
     ],
     swiftLanguageModes: [.v5]
 )

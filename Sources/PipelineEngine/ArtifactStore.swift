@@ -286,12 +286,15 @@ public final class ArtifactStore: @unchecked Sendable {
     }
 
     /// The canonical components of a key, checked against the key.
-    public func spec(_ key: String) throws -> JSONValue {
+    public func spec(_ key: String) throws -> JSONValue { try storedSpec(key).components }
+
+    /// The stored spec of a key, checked against the key.
+    public func storedSpec(_ key: String) throws -> StageSpec {
         guard let data = FileManager.default.contents(atPath: specURL(key).path) else {
             throw EngineError("no stage spec for key \(key) in \(root.path)/specs; run `masknet plan`/`run` on a machine that sees this store first")
         }
         guard ArtifactStore.hash(data) == key else { throw EngineError("stage spec \(key) is corrupt (hash mismatch); delete \(specURL(key).path) and rerun") }
-        return try _JSON.decode(JSONValue.self, from: data)
+        return try StageSpec(stored: data)
     }
 
     /// Writes a file via a temporary file and rename, so readers see the old or the new file, never half.

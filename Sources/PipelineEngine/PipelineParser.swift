@@ -32,7 +32,7 @@ public struct PipelineParser {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw PipelineValidationError([state.yamlDiagnostic(error)])
+            throw PipelineValidationError([state.yamlDiagnostic(error, text: text)])
         }
         guard let root, case .mapping(let top) = root else {
             throw PipelineValidationError([Diagnostic(
@@ -78,7 +78,7 @@ struct _ParseState {
         diagnostics.append(Diagnostic(location: loc(node), keyPath: path, message: message))
     }
 
-    func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
+    func yamlDiagnostic(_ error: YamlError, text: String) -> Diagnostic {
         var line = 1, column = 1
         var problem = "\(error)"
         switch error {
@@ -87,7 +87,25 @@ struct _ParseState {
             line = mark.line; column = mark.column
             problem = p + (context.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? "")
         case .duplicatedKeysInMapping(let duplicates, let context):
+            // libyaml reports the mapping; find the second occurrence of the key to point at it.
             line = context.mark.line; column = context.mark.column
+            let key = duplicates.first ?? ""
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let pattern = "^(\\s*(-\\s+)?|.*[{,]\\s*)[\"']?\(NSRegularExpression.escapedPattern(for: key))[\"']?\\s*:"
+            var hits: [(Int, Int)] = []
+            for i in max(0, context.mark.line - 1)..<lines.count {
+                let l = String(lines[i])
+                if let r = l.range(of: pattern, options: .regularExpression) {
+                    let keyStart = l[r].range(of: key, options: .backwards)!.lowerBound
+                    hits.append((i + 1, l.distance(from: l.startIndex, to: keyStart) + 1))
+                }
+                if hits.count == 2 { break }
+            }
+            if hits.count == 2 {
+                line = hits[1].0; column = hits[1].1
+                return Diagnostic(location: SourceLocation(file: fileName, line: line, column: column), keyPath: key,
+                                  message: "duplicate key '\(key)' (first at line \(hits[0].0)); each name may appear once")
+            }
             problem = "duplicate keys \(duplicates)"
         default: break
         }
@@ -192,9 +210,8 @@ struct _ParseState {
         case (.number, .real(let d)): result = .number(d)
         case (.string, .string(let t)): result = .string(t)
         case (.string, .int), (.string, .real), (.string, .bool):
-            // A bare 3 or true where a string is expected is a likely mistake in a name; but paths like
-            // `128` are legitimate, so accept the literal text.
-            result = .string(s.string)
+            // Strict, like the JSON Schema: a bare 3 or true where text is expected is usually a mistake.
+            error(node, path, "expected a string, found \(describe(node)); quote it (\"\(s.string)\") if you mean the text"); return nil
         case (.boolean, .bool(let b)): result = .bool(b)
         case (.boolean, .string(let t)) where ["yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"].contains(t):
             error(node, path, "'\(t)' is not a boolean here (YAML 1.2); write true or false"); return nil
@@ -660,5 +677,33 @@ func _stripMarks(_ node: Node) -> Node {
     case .sequence(let s): return .sequence(.init(s.map(_stripMarks), s.tag, s.style, nil))
     case .mapping(let m): return .mapping(.init(m.map { (_stripMarks($0.key), _stripMarks($0.value)) }, m.tag, m.style, nil))
     case .alias: return node
+    }
+}
+
+extension PipelineParser {
+    /// A YAML document as a JSON value with the parser's YAML 1.2 core-schema scalars
+    /// (used to check pipeline files against the JSON Schema).
+    public static func documentValue(_ text: String) throws -> JSONValue {
+        guard let node = try Yams.compose(yaml: text) else { return .null }
+        let state = _ParseState(fileName: "", registry: KindRegistry([]))
+        func convert(_ n: Node) -> JSONValue {
+            switch n {
+            case .scalar(let s):
+                switch state.plain(s) {
+                case .null: return .null
+                case .bool(let b): return .bool(b)
+                case .int(let i): return .integer(i)
+                case .real(let d): return .number(d)
+                case .nonFinite, .string: return .string(s.string)
+                }
+            case .sequence(let seq): return .array(seq.map(convert))
+            case .mapping(let m):
+                var o: [String: JSONValue] = [:]
+                for (k, v) in m { o[k.scalar?.string ?? "\(k)"] = convert(v) }
+                return .object(o)
+            case .alias: return .null
+            }
+        }
+        return convert(node)
     }
 }

@@ -29,7 +29,14 @@ public enum PipelineSchema {
                 allParams[p.name] = allParams[p.name] ?? s
             }
             var matrixProps: [String: JSONValue] = [:]
-            for p in kind.parameters { matrixProps[p.name] = ["type": "array", "minItems": 1, "items": props[p.name]!] }
+            var matrixPatterns: [String: JSONValue] = [:]
+            for p in kind.parameters {
+                matrixProps[p.name] = ["type": "array", "minItems": 1, "items": props[p.name]!]
+                if case .table(let element) = p.type {
+                    // `env.BINS: [...]` sweeps one entry of a map parameter.
+                    matrixPatterns["^\(NSRegularExpression.escapedPattern(for: p.name))\\..+$"] = ["type": "array", "minItems": 1, "items": type(element, p)]
+                }
+            }
             var inputs: JSONValue = ["type": "object", "additionalProperties": ["$ref": "#/$defs/reference"]]
             if !kind.acceptsAdditionalInputs {
                 var ip: [String: JSONValue] = [:]
@@ -47,7 +54,7 @@ public enum PipelineSchema {
                     "kind": ["const": .string(name)],
                     "description": ["type": "string"],
                     "params": ["type": "object", "properties": .object(props), "additionalProperties": false],
-                    "matrix": ["type": "object", "properties": .object(matrixProps), "additionalProperties": false,
+                    "matrix": ["type": "object", "properties": .object(matrixProps), "patternProperties": .object(matrixPatterns), "additionalProperties": false,
                                "description": "Sweep: each listed parameter takes every value; cells are named stage[param=value,…]."],
                     "inputs": inputs,
                     "expect": ["type": "object", "additionalProperties": ["$ref": "#/$defs/gate"]],

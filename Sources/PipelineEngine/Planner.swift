@@ -43,9 +43,10 @@ public struct Planner {
         let forced = try graph.matching(force)
         var known: [String: [String: Artifact]] = [:]
         var entries: [PlanEntry] = []
+        let history = store.runs()
         for s in graph.stages where selected.contains(s.name) {
             let pendingUpstream = s.dependencies.filter { known[$0] == nil }
-            let last = store.lastStageRecord(pipeline: graph.definition.name, stage: s.name)?.stage.components
+            let last = store.lastStageRecord(pipeline: graph.definition.name, stage: s.name, history: history)?.stage.components.map { Planner.normalize($0, s.kind) }
             var reasons: [String] = []
             var key: String?
             if pendingUpstream.isEmpty {
@@ -102,7 +103,8 @@ public struct Planner {
         if entry.key != nil, (try? store.spec(entry.key!)) == nil {
             now = StageSpec(kind: s.kind, parameters: s.parameters, inputs: try runner.bindings(s, upstream: upstreamOutputs(graph, s)), seed: s.seed).components
         }
-        return (last?.run.id, Planner.diff(last: last?.stage.components ?? .object([:]), now: now), entry)
+        return (last?.run.id, Planner.diff(last: last?.stage.components.map { Planner.normalize($0, s.kind) } ?? .object([:]),
+                                           now: Planner.normalize(now, s.kind)), entry)
     }
 
     func upstreamOutputs(_ graph: PipelineGraph, _ s: ResolvedStage) throws -> [String: [String: Artifact]] {
@@ -111,6 +113,15 @@ public struct Planner {
             if let k = e.key, let r = store.actionRecord(k) { out[e.stage] = r.outputs }
         }
         return out
+    }
+
+    /// Components with parameter values typed by the kind's schema (records read back from JSON lose `1.0` vs `1`).
+    static func normalize(_ components: JSONValue, _ kind: any StageKind) -> JSONValue {
+        guard var o = components.objectValue, let params = o["params"]?.objectValue else { return components }
+        var typed = params
+        for p in kind.parameters { if let v = params[p.name] { typed[p.name] = p.type.normalize(v) } }
+        o["params"] = .object(typed)
+        return .object(o)
     }
 
     /// Flattens two component objects and compares them leaf by leaf (`params.lr`, `inputs.data`…).

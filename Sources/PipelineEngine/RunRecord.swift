@@ -107,10 +107,12 @@ extension ArtifactStore {
     public func runs() -> [RunRecord] {
         let dir = self.dir("runs")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.sorted(by: >).compactMap { name in
+        let records: [RunRecord] = names.compactMap { name in
             guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent("\(name)/run.json").path) else { return nil }
             return try? _JSON.decode(RunRecord.self, from: data)
         }
+        // Ids share a second-resolution prefix; the start time (with fractions) orders runs in one second.
+        return records.sorted { ($0.startedAt, $0.id) > ($1.startedAt, $1.id) }
     }
 
     /// A run by id, unique id prefix, or `last`/`latest`.
@@ -131,8 +133,8 @@ extension ArtifactStore {
     public func runFolder(_ id: String) -> URL { dir("runs").appendingPathComponent(id) }
 
     /// The most recent record of a stage of a pipeline (for `plan` and `why`).
-    public func lastStageRecord(pipeline: String, stage: String) -> (run: RunRecord, stage: StageRunRecord)? {
-        for r in runs() where r.pipeline == pipeline {
+    public func lastStageRecord(pipeline: String, stage: String, history: [RunRecord]? = nil) -> (run: RunRecord, stage: StageRunRecord)? {
+        for r in history ?? runs() where r.pipeline == pipeline {
             if let s = r.stages.first(where: { $0.name == stage && $0.components != nil }) { return (r, s) }
         }
         return nil

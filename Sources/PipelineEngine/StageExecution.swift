@@ -34,7 +34,15 @@ public struct StageSpec: Sendable {
         self.init(components: components)
     }
 
-    /// Wraps components read back from the store.
+    /// Wraps a spec file read back from the store: the key is the hash of the stored bytes, which are
+    /// exactly what was hashed when the key was made.
+    public init(stored data: Data) throws {
+        self.data = data
+        self.key = ArtifactStore.hash(data)
+        self.components = try _JSON.decode(JSONValue.self, from: data)
+    }
+
+    /// Wraps components built in memory.
     public init(components: JSONValue) {
         self.components = components
         self.data = components.canonicalData
@@ -116,7 +124,7 @@ public enum StageExecutor {
         }
         var paramValues: [String: JSONValue] = spec.components.objectValue?["params"]?.objectValue ?? [:]
         // Values read back from JSON may have lost the integer/real distinction; restore it from the schema.
-        for p in kind.parameters where p.type == .number { if let d = paramValues[p.name]?.doubleValue { paramValues[p.name] = .number(d) } }
+        for p in kind.parameters { if let v = paramValues[p.name] { paramValues[p.name] = p.type.normalize(v) } }
         let parameters = ParameterValues(paramValues)
         let seed = UInt64(spec.components.objectValue?["seed"]?.stringValue ?? "0") ?? 0
         let outputNames = kind.outputNames(for: parameters)
@@ -195,7 +203,7 @@ public enum StageRunner {
         guard key.range(of: "^[0-9a-f]{64}$", options: .regularExpression) != nil else {
             throw EngineError("'\(key)' is not a stage key (64 lowercase hex digits); see `masknet plan` or a run's lock.json")
         }
-        let spec = StageSpec(components: try store.spec(key))
+        let spec = try store.storedSpec(key)
         guard spec.key == key else { throw EngineError("stage spec \(key) does not hash to its key; the store is damaged") }
         let o = spec.components.objectValue ?? [:]
         guard let kindName = o["kind"]?.stringValue, let kind = registry.kind(named: kindName) else {
