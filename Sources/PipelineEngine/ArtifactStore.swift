@@ -298,14 +298,28 @@ public final class ArtifactStore: @unchecked Sendable {
     }
 
     /// Writes a file via a temporary file and rename, so readers see the old or the new file, never half.
-    public func writeAtomically(_ data: Data, to url: URL) throws {
+    /// `durable` also flushes to disk (for action records, which later runs trust); run reports skip it.
+    public func writeAtomically(_ data: Data, to url: URL, durable: Bool = true) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let tmp = try _temporaryURL()
-        guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
+        // Plain POSIX writes: Foundation's createFile adds its own temporary file and fsync.
+        let fd = open(tmp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EngineError("cannot write \(tmp.path): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+        if durable { fsync(fd) }
+        close(fd)
+        guard ok else {
+            unlink(tmp.path)
             throw EngineError("cannot write \(tmp.path) (disk full or no permission?)")
         }
-        let fd = open(tmp.path, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { fsync(fd); close(fd) }
         guard rename(tmp.path, url.path) == 0 else {
             unlink(tmp.path)
             throw EngineError("cannot write \(url.path): \(String(cString: strerror(errno)))")
@@ -313,10 +327,21 @@ public final class ArtifactStore: @unchecked Sendable {
     }
 
     /// Removes leftovers of earlier attempts at a key (call with the key's lock held).
+    ///
+    /// A runner killed with SIGKILL cannot stop the command it started, so the orphan may still be
+    /// working in its scratch directory: the process group recorded there is killed first, but only if
+    /// its working directory is still inside that directory (so a reused pid is never touched).
     func removeScratch(forKey key: String) {
         let scratch = dir("scratch")
         for name in (try? FileManager.default.contentsOfDirectory(atPath: scratch.path)) ?? [] where name.hasPrefix(key + ".") {
-            _removeTree(scratch.appendingPathComponent(name))
+            let attempt = scratch.appendingPathComponent(name)
+            if let text = try? String(contentsOf: attempt.appendingPathComponent("pgid"), encoding: .utf8),
+               let pgid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pgid > 1,
+               let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pgid)/cwd"),
+               cwd.hasPrefix(attempt.path) {
+                kill(-pgid, SIGKILL)
+            }
+            _removeTree(attempt)
         }
     }
 }
@@ -359,9 +384,22 @@ func _removeTree(_ url: URL) {
     try? FileManager.default.removeItem(at: url)
 }
 
-/// ISO 8601 timestamp.
-func _now() -> String {
+private let _isoLock = NSLock()
+nonisolated(unsafe) private let _iso: ISO8601DateFormatter = {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: Date())
+    return f
+}()
+
+/// ISO 8601 timestamp (one shared formatter: creating one costs more than a cached run's hashing).
+func _now() -> String {
+    _isoLock.lock(); defer { _isoLock.unlock() }
+    return _iso.string(from: Date())
+}
+
+/// The host name from gethostname(2) (Foundation's hostName may do a DNS lookup).
+public func localHostName() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+    return String(cString: buffer)
 }

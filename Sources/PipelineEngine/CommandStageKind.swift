@@ -134,6 +134,8 @@ func _spawnAndWait(arguments: [String], environment: [String: String], directory
     let rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, argv, envp)
     guard rc == 0 else { throw EngineError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
     let group = pid
+    // Recorded so that a later run can stop this process if our runner is killed (see removeScratch).
+    try? "\(pid)\n".write(to: context.temporaryDirectory.deletingLastPathComponent().appendingPathComponent("pgid"), atomically: false, encoding: .utf8)
     context.onCancel {
         kill(-group, SIGTERM)
         DispatchQueue.global().asyncAfter(deadline: .now() + 3) { kill(-group, SIGKILL) }

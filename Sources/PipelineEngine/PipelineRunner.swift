@@ -89,8 +89,8 @@ public final class PipelineRunner: @unchecked Sendable {
                                seed: String(graph.definition.seed), overrides: graph.definition.overrides, startedAt: _now(),
                                finishedAt: nil, status: "running", exitCode: nil, pid: getpid(), environment: options.environment,
                                stages: [])
-        try store.writeAtomically(Data(graph.definition.sourceText.utf8), to: folder.appendingPathComponent("pipeline.yaml"))
-        try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"))
+        try store.writeAtomically(Data(graph.definition.sourceText.utf8), to: folder.appendingPathComponent("pipeline.yaml"), durable: false)
+        try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"), durable: false)
         events(.runStarted(id: id, stages: order.count))
 
         // Scheduler state, guarded by `cond` (workers update it when they finish).
@@ -190,16 +190,16 @@ public final class PipelineRunner: @unchecked Sendable {
             ])
         }
         try store.writeAtomically(Data(JSONValue.object(["pipeline": .string(record.pipeline), "stages": .object(lock)]).prettyText.utf8),
-                                  to: folder.appendingPathComponent("lock.json"))
+                                  to: folder.appendingPathComponent("lock.json"), durable: false)
         let xml = Data(RunReports.junit(record).utf8)
-        try store.writeAtomically(xml, to: folder.appendingPathComponent("junit.xml"))
-        if let junit { try store.writeAtomically(xml, to: junit) }
+        try store.writeAtomically(xml, to: folder.appendingPathComponent("junit.xml"), durable: false)
+        if let junit { try store.writeAtomically(xml, to: junit, durable: false) }
         for base in Set(record.stages.filter { !$0.cell.isEmpty }.map(\.baseName)) {
             let (md, csv) = RunReports.sweepSummary(record, stage: base)
-            try store.writeAtomically(Data(md.utf8), to: folder.appendingPathComponent("sweep-\(base).md"))
-            try store.writeAtomically(Data(csv.utf8), to: folder.appendingPathComponent("sweep-\(base).csv"))
+            try store.writeAtomically(Data(md.utf8), to: folder.appendingPathComponent("sweep-\(base).md"), durable: false)
+            try store.writeAtomically(Data(csv.utf8), to: folder.appendingPathComponent("sweep-\(base).csv"), durable: false)
         }
-        try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"))
+        try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"), durable: false)
     }
 
     static func stub(_ s: ResolvedStage, status: String, reason: String) -> StageRunRecord {
@@ -334,7 +334,7 @@ public final class PipelineRunner: @unchecked Sendable {
             rec.wallSeconds = wall
             if let log {
                 let rel = "logs/\(PipelineRunner.fileName(s.name)).log"
-                try? store.writeAtomically(log, to: runFolder.appendingPathComponent(rel))
+                try? store.writeAtomically(log, to: runFolder.appendingPathComponent(rel), durable: false)
                 rec.log = rel
             }
             events(.stageFailed(stage: s.name, message: message))

@@ -173,7 +173,7 @@ public enum StageExecutor {
                 key: spec.key, stage: stageName, kind: kind.name, version: kind.version, components: spec.components,
                 outputs: outputs, metrics: result.metrics, determinism: kind.determinism.label, wallSeconds: wall,
                 peakMemoryBytes: child > 0 ? child : selfPeak, log: log, createdAt: _now(),
-                host: ProcessInfo.processInfo.hostName)
+                host: localHostName())
             try store.writeActionRecord(record)  // Objects are already in place: the record is the commit point.
             _removeTree(checkpoints)
             return .success(record)

@@ -36,7 +36,7 @@ public final class StageLock {
             }
             var a = stat(), b = stat()
             if fstat(fd, &a) == 0, stat(url.path, &b) == 0, a.st_ino == b.st_ino, a.st_dev == b.st_dev {
-                let note = "pid \(getpid()) on \(ProcessInfo.processInfo.hostName) since \(_now())\n"
+                let note = "pid \(getpid()) on \(localHostName()) since \(_now())\n"
                 ftruncate(fd, 0)
                 _ = note.withCString { pwrite(fd, $0, strlen($0), 0) }
                 return StageLock(url: url, fd: fd)

@@ -33,7 +33,7 @@ func runEnvironment() -> [String: String] {
     var env: [String: String] = [
         "masknet_version": masknetVersion,
         "os": ProcessInfo.processInfo.operatingSystemVersionString,
-        "host": ProcessInfo.processInfo.hostName,
+        "host": localHostName(),
         "cpu_count": String(ProcessInfo.processInfo.activeProcessorCount),
         "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
         "command": CommandLine.arguments.joined(separator: " "),
