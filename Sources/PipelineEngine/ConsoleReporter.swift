@@ -13,13 +13,29 @@ public final class ConsoleReporter: @unchecked Sendable {
     private var statusShown = false
     private let write: @Sendable (String) -> Void
 
+    private var ticker: DispatchSourceTimer?
+
     /// Creates a reporter writing to `write` (stderr by default for human styles, stdout for JSON).
     public init(style: Style, write: (@Sendable (String) -> Void)? = nil) {
         self.style = style
         self.write = write ?? { s in
             FileHandle.standardError.write(Data(s.utf8))
         }
+        if style == .live {
+            // Refresh elapsed times and ETAs even when a stage reports nothing for a while.
+            let t = DispatchSource.makeTimerSource(queue: .global())
+            t.schedule(deadline: .now() + 1, repeating: 1)
+            t.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock(); defer { self.lock.unlock() }
+                if !self.started.isEmpty { self.lastDraw = .distantPast; self.drawStatus() }
+            }
+            t.resume()
+            ticker = t
+        }
     }
+
+    deinit { ticker?.cancel() }
 
     /// Handles one event.
     public func handle(_ event: RunEvent) {

@@ -460,7 +460,7 @@ struct _ParseState {
                 let origin = overrideOrigins["\(name).\(key)"] ?? key
                 var sub = _ParseState(fileName: "--set \(origin)", registry: registry)
                 let entry = String(key.dropFirst(spec.name.count + 1))
-                if let v = sub.value(n, as: elementType, spec: spec, key) {
+                if let v = sub.value(_textIfString(n, elementType), as: elementType, spec: spec, key) {
                     var table = values[spec.name]?.objectValue ?? [:]
                     table[entry] = v
                     values[spec.name] = .object(table); explicit.insert(spec.name)
@@ -582,7 +582,7 @@ struct _ParseState {
 
     mutating func overrideValue(_ node: Node, spec: ParameterSpec, origin: String, into values: inout [String: JSONValue], _ explicit: inout Set<String>) {
         var sub = _ParseState(fileName: "--set \(origin)", registry: registry)
-        if let v = sub.value(node, as: spec.type, spec: spec, spec.name) {
+        if let v = sub.value(_textIfString(node, spec.type), as: spec.type, spec: spec, spec.name) {
             values[spec.name] = v; explicit.insert(spec.name)
         }
         for var d in sub.diagnostics { d.location = SourceLocation(file: "--set \(origin)", line: 0, column: 0); diagnostics.append(d) }
@@ -706,4 +706,10 @@ extension PipelineParser {
         }
         return convert(node)
     }
+}
+
+/// On the command line `--set x.env.N=1` means the text "1" when the parameter is text: no quoting needed.
+func _textIfString(_ node: Node, _ type: ParameterType) -> Node {
+    guard type == .string, case .scalar(let s) = node else { return node }
+    return .scalar(.init(s.string, s.tag, .doubleQuoted, nil))
 }

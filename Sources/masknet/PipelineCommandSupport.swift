@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipelineEngine
+import TensorCore
 
 /// Options shared by the pipeline commands.
 struct StoreOptions: ParsableArguments {
@@ -37,6 +38,9 @@ func runEnvironment() -> [String: String] {
         "cpu_count": String(ProcessInfo.processInfo.activeProcessorCount),
         "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
         "command": CommandLine.arguments.joined(separator: " "),
+        "blas": "OpenBLAS",
+        "blas_threads": String(BLAS.threadCount),
+        "worker_threads": String(ThreadingConfiguration.workerCount),
     ]
     #if os(Linux)
     if let cpu = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

@@ -374,3 +374,92 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(JSONValue.number(3).canonicalText, "3.0")
     }
 }
+
+/// A kind that counts steps in its checkpoint directory and fails once midway, like an interrupted training.
+struct ResumableKind: StageKind {
+    let failAt: Int
+    let attempts: ExecutionCounter
+    var name: String { "resumable" }
+    var version: String { "1" }
+    var summary: String { "Test kind: resumes from its checkpoint." }
+    var parameters: [ParameterSpec] { [ParameterSpec("steps", .integer, default: 6, minimum: 1, description: "Steps.")] }
+    var inputSlots: [InputSlot] { [] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["log"] }
+    var determinism: Determinism { .deterministic }
+    func execute(_ context: StageContext) throws -> StageResult {
+        attempts.hit("attempt")
+        let ckpt = context.checkpointDirectory.appendingPathComponent("step")
+        var step = Int((try? String(contentsOf: ckpt, encoding: .utf8)) ?? "0") ?? 0
+        let resumedFrom = step
+        let steps = context.parameters.int("steps")
+        while step < steps {
+            step += 1
+            context.report(StageProgress(epoch: 1, epochs: 1, step: step, steps: steps, loss: 1 / Double(step), throughput: 10, unit: "images", fraction: Double(step) / Double(steps)))
+            try String(step).write(to: ckpt, atomically: true, encoding: .utf8)
+            if step == failAt && attempts.count("attempt") == 1 { throw EngineError("simulated crash at step \(step)") }
+        }
+        try "resumed from \(resumedFrom)\n".write(to: context.outputURL("log"), atomically: false, encoding: .utf8)
+        return StageResult(metrics: ["resumed_from": Double(resumedFrom)])
+    }
+}
+
+final class ResumeAndReportingTests: XCTestCase {
+    func testCheckpointDirectorySurvivesFailureAndIsRemovedAfterSuccess() throws {
+        let ws = try Workspace()
+        let attempts = ExecutionCounter()
+        ws.kinds.append(ResumableKind(failAt: 4, attempts: attempts))
+        let text = "pipeline: r\nstages:\n  train: {kind: resumable}\n"
+        let (r1, events) = try ws.run(text)
+        XCTAssertEqual(r1.stage("train")!.status, "failed")
+        let progress = events.compactMap { e -> StageProgress? in if case .progress(_, let p) = e { return p }; return nil }
+        XCTAssertEqual(progress.map(\.step), [1, 2, 3, 4])
+        let key = r1.stage("train")!.key!
+        let ckpt = try ws.store().root.appendingPathComponent("checkpoints/\(key)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt.path), "checkpoints survive a failure")
+        let (r2, _) = try ws.run(text)
+        XCTAssertEqual(r2.stage("train")!.metrics["resumed_from"], 4)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: ckpt.path), "checkpoints are removed once the result is published")
+        let line = ConsoleReporter.describe(progress[1], since: Date().addingTimeInterval(-2))
+        XCTAssertTrue(line.hasPrefix("epoch 1/1 step 2/6 loss 0.5 10 images/s 33% ETA 0m0"), line)
+    }
+
+    func testJSONEventsAndPlainLines() throws {
+        let lines = EventLog()
+        let json = ConsoleReporter(style: .json, write: { s in lines.add(.stageSkipped(stage: s, reason: "")) })
+        json.handle(.stageFinished(stage: "a", seconds: 1.5))
+        json.handle(.progress(stage: "a", StageProgress(step: 3, loss: 0.25)))
+        let texts = lines.all.compactMap { e -> String? in if case .stageSkipped(let s, _) = e { return s }; return nil }
+        XCTAssertEqual(texts.count, 2)
+        XCTAssertTrue(texts[0].hasPrefix("{\"event\":\"stage_finished\",\"seconds\":1.5,\"stage\":\"a\",\"time\":"), texts[0])
+        XCTAssertTrue(texts[1].hasPrefix("{\"event\":\"progress\",\"loss\":0.25,\"stage\":\"a\",\"step\":3,"), texts[1])
+    }
+
+    func testCommandKindEnvironmentMetricsAndOverrides() throws {
+        let ws = try Workspace()
+        let text = """
+        pipeline: e
+        stages:
+          gen:
+            kind: command
+            params:
+              run: |
+                mkdir -p "$OUT_dir_out/sub"
+                echo "$GREETING $MASKNET_SEED" > "$OUT_dir_out/sub/a.txt"
+                printf 'x 1.5\\ny: 2\\n' > "$MASKNET_METRICS"
+              outputs: [dir.out]
+              env: {GREETING: hello}
+          use:
+            kind: command
+            inputs: {d: gen.dir.out, all: gen}
+            params: {run: 'cat "$IN_d/sub/a.txt" "$IN_all/dir.out/sub/a.txt" > both', outputs: [both]}
+        """
+        let (r, _) = try ws.run(text, overrides: ["gen.env.GREETING=1"])
+        XCTAssertEqual(r.exitCode, 0, "\(r.stages.map { $0.reason ?? "" })")
+        XCTAssertEqual(r.stage("gen")!.metrics, ["x": 1.5, "y": 2])
+        XCTAssertEqual(r.stage("gen")!.outputs["dir.out"]!.type, "tree")
+        let store = try ws.store()
+        let seed = try ws.graph(text)["gen"]!.seed
+        let both = try String(contentsOf: store.objectURL(r.stage("use")!.outputs["both"]!.digest), encoding: .utf8)
+        XCTAssertEqual(both, "1 \(seed)\n1 \(seed)\n", "--set gives text parameters their literal text")
+    }
+}
