@@ -288,6 +288,31 @@ public final class ArtifactStore: @unchecked Sendable {
     /// The canonical components of a key, checked against the key.
     public func spec(_ key: String) throws -> JSONValue { try storedSpec(key).components }
 
+    /// The full key for a unique prefix of a key whose spec is stored.
+    public func resolveKey(_ prefix: String) throws -> String {
+        if prefix.count == 64 { return prefix }
+        let shard = dir("specs").appendingPathComponent(String(prefix.prefix(2)))
+        let matches = ((try? FileManager.default.contentsOfDirectory(atPath: shard.path)) ?? [])
+            .filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+        guard matches.count == 1 else {
+            throw EngineError(matches.isEmpty ? "no stage spec starting with \(prefix) in \(root.path)/specs; run `masknet plan` first"
+                                              : "\(prefix) matches \(matches.count) stage keys; give more digits")
+        }
+        return matches[0]
+    }
+
+    /// Lock files currently held, with their holders (for `status`).
+    public func heldLocks() -> [(key: String, holder: String)] {
+        let locks = dir("locks")
+        var out: [(String, String)] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: locks.path)) ?? []).sorted() where name.hasSuffix(".lock") && name != "store.lock" {
+            let url = locks.appendingPathComponent(name)
+            if let l = try? StageLock.tryAcquire(url) { l.release(); continue }
+            out.append((String(name.dropLast(5)), StageLock.holder(of: url) ?? "unknown"))
+        }
+        return out
+    }
+
     /// The stored spec of a key, checked against the key.
     public func storedSpec(_ key: String) throws -> StageSpec {
         guard let data = FileManager.default.contents(atPath: specURL(key).path) else {

@@ -593,6 +593,10 @@ struct _ParseState {
         if text.hasPrefix("file:") {
             let p = String(text.dropFirst(5))
             if p.isEmpty { error(node, path, "'file:' needs a path, e.g. file:Tools/make-data.sh"); return nil }
+            if !FileManager.default.fileExists(atPath: p) {
+                error(node, path, "file:\(p) does not exist (paths are relative to the directory masknet runs in, \(FileManager.default.currentDirectoryPath))")
+                return nil
+            }
             return .file(p)
         }
         let parts = text.split(separator: ".", maxSplits: 1).map(String.init)

@@ -57,6 +57,8 @@ public struct Planner {
                     entries.append(PlanEntry(stage: s.name, willRun: false, reasons: ["up to date (\(spec.key.prefix(12)))"], key: key))
                     continue
                 }
+                // Recorded so that `masknet stage exec KEY` (or a batch job) can run the stage from the store alone.
+                try? store.writeSpec(spec.key, spec.data)
                 if forced.contains(s.name) { reasons.append("forced") }
                 if let last {
                     let diffs = Planner.diff(last: last, now: spec.components).filter(\.changed)

@@ -200,9 +200,10 @@ public enum StageRunner {
     /// Loads the spec of `key`, takes the key's lock, and executes it unless a verified result exists.
     public static func execute(key: String, name: String?, store: ArtifactStore, registry: KindRegistry,
                                progress: @escaping @Sendable (StageProgress) -> Void = { _ in }) throws -> ActionRecord {
-        guard key.range(of: "^[0-9a-f]{64}$", options: .regularExpression) != nil else {
-            throw EngineError("'\(key)' is not a stage key (64 lowercase hex digits); see `masknet plan` or a run's lock.json")
+        guard key.range(of: "^[0-9a-f]{8,64}$", options: .regularExpression) != nil else {
+            throw EngineError("'\(key)' is not a stage key (8 to 64 lowercase hex digits); see `masknet plan` or a run's lock.json")
         }
+        let key = try store.resolveKey(key)
         let spec = try store.storedSpec(key)
         guard spec.key == key else { throw EngineError("stage spec \(key) does not hash to its key; the store is damaged") }
         let o = spec.components.objectValue ?? [:]

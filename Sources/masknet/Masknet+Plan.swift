@@ -18,7 +18,8 @@ extension Masknet {
             do {
                 let entries = try Planner(store: try storeOptions.open()).plan(graph, stages: stages, force: force)
                 for e in entries {
-                    emit("\(e.willRun ? "run " : "skip") \(e.stage): \(e.reasons.joined(separator: "; "))\n")
+                    let key = e.willRun ? e.key.map { " [key \($0.prefix(16))]" } ?? "" : ""
+                    emit("\(e.willRun ? "run " : "skip") \(e.stage)\(key): \(e.reasons.joined(separator: "; "))\n")
                 }
                 let n = entries.filter(\.willRun).count
                 emit("\(n) of \(entries.count) stage\(entries.count == 1 ? "" : "s") would run\n")

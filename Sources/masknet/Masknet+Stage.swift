@@ -13,7 +13,7 @@ extension Masknet {
                 abstract: "Run one stage from nothing but its spec and input objects in the store (e.g. as a Slurm job).",
                 discussion: "The spec is written to STORE/specs/ by `run`/`plan`. Exit status 0 means the action record is published.")
 
-            @Argument(help: "Stage key (64 hex digits).") var key: String
+            @Argument(help: "Stage key (64 hex digits, or a unique prefix of at least 8, as printed by `masknet plan`).") var key: String
             @Option(name: .long, help: "Name shown in the log.") var name: String?
             @Option(name: .long, help: "Write the outcome here as JSON {\"exit_code\":…,\"message\":…}.") var statusFile: String?
             @OptionGroup var storeOptions: StoreOptions

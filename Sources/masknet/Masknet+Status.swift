@@ -13,7 +13,9 @@ extension Masknet {
         func run() throws {
             let store = try storeOptions.open()
             let runs = store.runs()
-            emit("store \(store.root.path): \(runs.count) run\(runs.count == 1 ? "" : "s")\n\n")
+            emit("store \(store.root.path): \(runs.count) run\(runs.count == 1 ? "" : "s")\n")
+            for (key, holder) in store.heldLocks() { emit("computing now: \(key.prefix(12)) (\(holder))\n") }
+            emit("\n")
             emit("| run | pipeline | status | computed | cached | failed | gates |\n|---|---|---|---|---|---|---|\n")
             for r in runs.prefix(limit) {
                 var status = r.status

@@ -463,3 +463,26 @@ final class ResumeAndReportingTests: XCTestCase {
         XCTAssertEqual(both, "1 \(seed)\n1 \(seed)\n", "--set gives text parameters their literal text")
     }
 }
+
+final class PlanToExecTests: XCTestCase {
+    /// `plan` records specs, so a stage can then be executed by key prefix without the pipeline file,
+    /// and the following `run` finds it cached.
+    func testPlannedStageExecutesByKeyPrefix() throws {
+        let ws = try Workspace()
+        let script = ws.root.appendingPathComponent("make.sh")
+        try "echo made > out\n".write(to: script, atomically: true, encoding: .utf8)
+        let text = "pipeline: x\nstages:\n  a: {kind: command, inputs: {s: 'file:\(script.path)'}, params: {run: 'sh $IN_s', outputs: [out]}}\n"
+        let plan = try Planner(store: try ws.store()).plan(try ws.graph(text))
+        let key = try XCTUnwrap(plan[0].key)
+        let record = try StageRunner.execute(key: String(key.prefix(10)), name: "a", store: try ws.store(), registry: ws.registry)
+        XCTAssertEqual(record.key, key)
+        let (r, _) = try ws.run(text)
+        XCTAssertEqual(r.cachedStages, ["a"])
+        // Editing the script changes the key (code changes are detected through file: inputs).
+        try "echo changed > out\n".write(to: script, atomically: true, encoding: .utf8)
+        let (r2, _) = try ws.run(text)
+        XCTAssertEqual(r2.computed, ["a"])
+        let d = ws.diagnostics("pipeline: x\nstages:\n  a: {kind: command, inputs: {s: 'file:/nonexistent/x.sh'}, params: {run: 'true'}}\n").map(\.description)
+        XCTAssertTrue(d.first?.contains("p.yaml:3:34: error: stages.a.inputs.s: file:/nonexistent/x.sh does not exist") ?? false, "\(d)")
+    }
+}
