@@ -80,7 +80,8 @@ func _editDistance(_ a: String, _ b: String) -> Int {
 
 /// The closest candidate within a distance that scales with the word length, or nil.
 func _closest(_ word: String, among candidates: [String]) -> String? {
-    let limit = max(2, word.count / 3)
+    // Short names tolerate one edit (so `zz` does not suggest `a`); longer ones a third of their length.
+    let limit = word.count <= 3 ? 1 : max(2, word.count / 3)
     var best: (String, Int)?
     for c in candidates.sorted() {
         let d = _editDistance(word, c)

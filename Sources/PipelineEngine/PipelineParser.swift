@@ -558,6 +558,11 @@ struct _ParseState {
         if let e = field["expect"] {
             if case .mapping(let m) = e.value {
                 for item in entries(m, "\(path).expect") {
+                    let metrics = kind.reportedMetrics
+                    if !metrics.isEmpty && !metrics.contains(item.key) {
+                        error(item.keyNode, "\(path).expect.\(item.key)", "kind '\(kind.name)' does not report a metric '\(item.key)'\(_suggestion(item.key, among: metrics))")
+                        continue
+                    }
                     if let g = gate(item.key, item.value, "\(path).expect.\(item.key)") { expectations.append(g) }
                 }
             } else {

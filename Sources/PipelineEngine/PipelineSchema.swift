@@ -57,7 +57,10 @@ public enum PipelineSchema {
                     "matrix": ["type": "object", "properties": .object(matrixProps), "patternProperties": .object(matrixPatterns), "additionalProperties": false,
                                "description": "Sweep: each listed parameter takes every value; cells are named stage[param=value,…]."],
                     "inputs": inputs,
-                    "expect": ["type": "object", "additionalProperties": ["$ref": "#/$defs/gate"]],
+                    "expect": kind.reportedMetrics.isEmpty
+                        ? ["type": "object", "additionalProperties": ["$ref": "#/$defs/gate"]]
+                        : ["type": "object", "propertyNames": ["enum": .array(kind.reportedMetrics.map { .string($0) })],
+                           "additionalProperties": ["$ref": "#/$defs/gate"]],
                     "seed": ["type": "integer", "minimum": 0, "description": "Replaces the seed derived from the pipeline seed."],
                 ],
                 "required": ["kind"],

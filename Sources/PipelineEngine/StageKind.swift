@@ -24,6 +24,9 @@ public protocol StageKind: Sendable {
     var acceptsAdditionalInputs: Bool { get }
     /// The names of the outputs a stage of this kind produces with the given parameters.
     func outputNames(for parameters: ParameterValues) -> [String]
+    /// The metric names `execute` reports, so `expect:` gates are checked (with did-you-mean) before
+    /// anything runs; empty means "not known in advance" (as for `command`).
+    var reportedMetrics: [String] { get }
     /// Whether the outputs are a function of the key (recorded, and shown by `plan`).
     var determinism: Determinism { get }
     /// Runs the stage: read `context.inputs`, write every output to `context.outputURL(name)`.
@@ -34,6 +37,8 @@ public protocol StageKind: Sendable {
 extension StageKind {
     /// By default a kind only accepts its declared input slots.
     public var acceptsAdditionalInputs: Bool { false }
+    /// By default the metrics are not declared in advance.
+    public var reportedMetrics: [String] { [] }
 }
 
 /// How reproducible a kind's outputs are.

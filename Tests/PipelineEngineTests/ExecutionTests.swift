@@ -311,7 +311,6 @@ final class ExecutionTests: XCTestCase {
             params: {steps: 4}
             expect:
               value: {max: 3}
-              loss: {min: 0}
         """
         var options = RunOptions()
         options.junit = ws.root.appendingPathComponent("junit.xml")
@@ -319,18 +318,24 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(r.status, "gates_failed")
         XCTAssertEqual(r.exitCode, RunExitCode.gateFailed)
         let v = r.verdicts
-        XCTAssertEqual(v.map(\.metric), ["value", "loss", "value"])
-        XCTAssertEqual(v.map(\.passed), [true, false, false])
-        XCTAssertEqual(v[2].message, "4.0 > max 3.0")
-        XCTAssertTrue(v[1].message.contains("metric 'loss' was not reported"))
+        XCTAssertEqual(v.map(\.metric), ["value", "value"])
+        XCTAssertEqual(v.map(\.passed), [true, false])
+        XCTAssertEqual(v[1].message, "4.0 > max 3.0")
         let xml = try String(contentsOf: options.junit!, encoding: .utf8)
-        XCTAssertTrue(xml.contains("tests=\"5\" failures=\"2\""), xml)
+        XCTAssertTrue(xml.contains("tests=\"4\" failures=\"1\""), xml)
         XCTAssertTrue(xml.contains("<testcase classname=\"g.gates\" name=\"n: value ≤ 3\"><failure message=\"4.0 &gt; max 3.0\">"), xml)
         XCTAssertTrue(RunReports.verdictTable(v).contains("| m | value | 2 | 2 ± 0.01 | pass | 2.1 (Table 1) |"))
         // Gates are re-evaluated on cache hits.
-        let (r2, _) = try ws.run(text.replacingOccurrences(of: "{max: 3}", with: "{max: 5}").replacingOccurrences(of: "\n      loss: {min: 0}", with: ""))
+        let (r2, _) = try ws.run(text.replacingOccurrences(of: "{max: 3}", with: "{max: 5}"))
         XCTAssertEqual(r2.exitCode, 0)
         XCTAssertEqual(r2.computed, [])
+        // A gate on a metric the stage never reports fails the gate (command kinds declare no metrics)…
+        let (r3, _) = try ws.run("pipeline: g2\nstages:\n  c: {kind: command, params: {run: 'true'}, expect: {loss: {min: 0}}}\n")
+        XCTAssertEqual(r3.exitCode, RunExitCode.gateFailed)
+        XCTAssertTrue(r3.verdicts[0].message.contains("metric 'loss' was not reported"))
+        // …and for kinds that declare their metrics it is rejected before anything runs.
+        let d = ws.diagnostics(text.replacingOccurrences(of: "value: {max: 3}", with: "valeu: {max: 3}")).map(\.description)
+        XCTAssertTrue(d.contains { $0.contains("stages.n.expect.valeu: kind 'scale' does not report a metric 'valeu' (did you mean 'value'?)") }, "\(d)")
     }
 
     func testGarbageCollectionKeepsReachableAndFreesTheRest() throws {

@@ -28,6 +28,7 @@ struct ScaleKind: StageKind {
     var inputSlots: [InputSlot] { [InputSlot("source", description: "A text file.", optional: true)] }
     func outputNames(for parameters: ParameterValues) -> [String] { ["out"] }
     var determinism: Determinism { .seeded }
+    var reportedMetrics: [String] { ["value"] }
     func execute(_ context: StageContext) throws -> StageResult {
         counter.hit(context.stageName)
         var text = ""

@@ -129,11 +129,13 @@ final class ValidationTests: XCTestCase {
         pipeline: t
         params: {stpes: 3}
         stages:
-          a: {kind: scale, params: {steps: 1}, expect: {value: {target: 1}, other: {mini: 1}}}
+          a: {kind: scale, params: {steps: 1}, expect: {value: {target: 1}, other: {min: 1}}}
+          b: {kind: command, params: {run: "true"}, expect: {x: {mini: 1}}}
         """, overrides: ["a.factr=1", "zz.steps=2"]).map(\.description)
         XCTAssertTrue(d.contains { $0.contains("p.yaml:2:10: error: params.stpes: shared parameter 'stpes' is not a parameter of any stage's kind (did you mean 'steps'?)") }, "\(d)")
         XCTAssertTrue(d.contains { $0.contains("stages.a.expect.value: target and tolerance go together") }, "\(d)")
-        XCTAssertTrue(d.contains { $0.contains("stages.a.expect.other.mini: unknown gate key 'mini' (did you mean 'min'?)") }, "\(d)")
+        XCTAssertTrue(d.contains { $0.contains("p.yaml:4:69: error: stages.a.expect.other: kind 'scale' does not report a metric 'other' (valid: value)") }, "\(d)")
+        XCTAssertTrue(d.contains { $0.contains("p.yaml:5:58: error: stages.b.expect.x.mini: unknown gate key 'mini' (did you mean 'min'?)") }, "\(d)")
         XCTAssertTrue(d.contains { $0.hasPrefix("--set a.factr=1: error: stages.a.params.factr: unknown parameter 'factr' for kind 'scale' (did you mean 'factor'?)") }, "\(d)")
         XCTAssertTrue(d.contains { $0.hasPrefix("--set zz.steps=2: error: zz: no stage named 'zz'") }, "\(d)")
     }
