@@ -259,7 +259,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     func process(_ s: ResolvedStage, upstream: [String: [String: Artifact]], forced: Bool, runFolder: URL,
                  events: @escaping @Sendable (RunEvent) -> Void) -> (record: StageRunRecord, outputs: [String: Artifact]?) {
-        var rec = PipelineRunner.stub(s, status: "failed", reason: nil ?? "")
+        var rec = PipelineRunner.stub(s, status: "failed", reason: "")
         let spec: StageSpec
         do {
             spec = StageSpec(kind: s.kind, parameters: s.parameters, inputs: try bindings(s, upstream: upstream), seed: s.seed)

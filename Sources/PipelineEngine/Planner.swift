@@ -92,29 +92,18 @@ public struct Planner {
         let entries = try plan(graph, stages: [stage])
         let entry = entries.first { $0.stage == stage }!
         let last = store.lastStageRecord(pipeline: graph.definition.name, stage: stage)
-        var now: JSONValue
+        // `plan` stores the spec of every stage whose key is known; otherwise upstream must run first.
+        let now: JSONValue
         if let key = entry.key, let spec = try? store.spec(key) {
             now = spec
         } else {
-            // Upstream must run first: inputs are unknown now.
-            let s2 = StageSpec(kind: s.kind, parameters: s.parameters, inputs: [:], seed: s.seed).components
-            var o = s2.objectValue!
-            o["inputs"] = .object(Dictionary(s.inputs.map { ($0.key, JSONValue.string("(pending: \($0.value.text) will run)")) }, uniquingKeysWith: { a, _ in a }))
+            var o = StageSpec(kind: s.kind, parameters: s.parameters, inputs: [:], seed: s.seed).components.objectValue!
+            o["inputs"] = .object(Dictionary(s.inputs.map { ($0.key, JSONValue.string("(pending: \($0.value.text) runs first)")) },
+                                             uniquingKeysWith: { a, _ in a }))
             now = .object(o)
-        }
-        if entry.key != nil, (try? store.spec(entry.key!)) == nil {
-            now = StageSpec(kind: s.kind, parameters: s.parameters, inputs: try runner.bindings(s, upstream: upstreamOutputs(graph, s)), seed: s.seed).components
         }
         return (last?.run.id, Planner.diff(last: last?.stage.components.map { Planner.normalize($0, s.kind) } ?? .object([:]),
                                            now: Planner.normalize(now, s.kind)), entry)
-    }
-
-    func upstreamOutputs(_ graph: PipelineGraph, _ s: ResolvedStage) throws -> [String: [String: Artifact]] {
-        var out: [String: [String: Artifact]] = [:]
-        for e in try plan(graph, stages: s.dependencies) where s.dependencies.contains(e.stage) {
-            if let k = e.key, let r = store.actionRecord(k) { out[e.stage] = r.outputs }
-        }
-        return out
     }
 
     /// Components with parameter values typed by the kind's schema (records read back from JSON lose `1.0` vs `1`).

@@ -22,14 +22,15 @@ extension Masknet {
                 let store = try storeOptions.open()
                 let code: Int32
                 let message: String
+                var fullKey = key
                 do {
                     let record = try StageRunner.execute(key: key, name: name, store: store, registry: registeredStageKinds())
-                    code = 0; message = "published \(record.outputs.count) output(s)"
+                    code = 0; message = "published \(record.outputs.count) output(s)"; fullKey = record.key
                 } catch {
                     code = 1; message = "\(error)"
                 }
                 if let statusFile {
-                    let v: JSONValue = ["exit_code": .integer(Int(code)), "message": .string(message), "key": .string(key)]
+                    let v: JSONValue = ["exit_code": .integer(Int(code)), "message": .string(message), "key": .string(fullKey)]
                     try store.writeAtomically(v.canonicalData, to: URL(fileURLWithPath: statusFile))
                 }
                 FileHandle.standardError.write(Data("\(key.prefix(12)): \(message)\n".utf8))
