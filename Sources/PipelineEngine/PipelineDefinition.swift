@@ -98,6 +98,9 @@ public struct StageDefinition: Sendable {
     public var inputs: [String: InputReference]
     /// `matrix:` parameter → values (already typed); empty when the stage is not swept.
     public var matrix: [String: [JSONValue]]
+    /// The matrix entries that come from the pipeline-level `matrix:` (shared with upstream stages that
+    /// sweep the same parameter: one cell per value across the pipeline, not a cross product).
+    public var pipelineSwept: Set<String>
     /// `expect:` gates.
     public var expectations: [Expectation]
     /// A `seed:` that replaces the derived seed.

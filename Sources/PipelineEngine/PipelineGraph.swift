@@ -80,7 +80,7 @@ public struct PipelineGraph: Sendable {
             var d: [String: [JSONValue]] = def.matrix
             for up in Set(def.inputs.values.compactMap(\.stageName)) {
                 for (k, v) in dims[up] ?? [:] {
-                    if let existing = d[k], existing != v || def.matrix[k] != nil {
+                    if let existing = d[k], existing != v || (def.matrix[k] != nil && !def.pipelineSwept.contains(k)) {
                         problems.append(Diagnostic(location: def.location, keyPath: "stages.\(s).matrix.\(k)",
                                                    message: "'\(k)' is already swept by upstream stage '\(up)'; sweep it in one place"))
                     }

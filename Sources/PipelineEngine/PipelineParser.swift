@@ -12,7 +12,7 @@ public struct PipelineParser {
     /// Creates a parser for the given kinds.
     public init(registry: KindRegistry) { self.registry = registry }
 
-    static let topLevelKeys = ["pipeline", "description", "seed", "params", "stages"]
+    static let topLevelKeys = ["pipeline", "description", "seed", "params", "matrix", "stages"]
     static let stageKeys = ["kind", "description", "params", "inputs", "matrix", "expect", "seed"]
     static let gateKeys = ["min", "max", "target", "tolerance", "reference", "source"]
 
@@ -377,12 +377,28 @@ struct _ParseState {
             _ = node
         }
 
+        // Pipeline-level sweep: applies to every stage whose kind has the parameter (unless the stage sets it).
+        var sharedMatrix: [String: (node: Node, keyNode: Node)] = [:]
+        if let m = byKey["matrix"] {
+            if case .mapping(let mm) = m.value {
+                for item in entries(mm, "matrix") {
+                    if !declared.contains(item.key) {
+                        error(item.keyNode, "matrix.\(item.key)", "'\(item.key)' is not a parameter of any stage's kind\(_suggestion(item.key, among: Array(declared)))")
+                    } else {
+                        sharedMatrix[item.key] = (item.value, item.keyNode)
+                    }
+                }
+            } else {
+                error(m.value, "matrix", "expected a mapping of parameter names to lists of values, found \(describe(m.value))")
+            }
+        }
+
         // Second pass: each stage in file order.
         var stages: [StageDefinition] = []
         let stageNames = stageItems.map(\.key)
         for item in stageItems {
             guard let kind = kinds[item.key], let fields = stageMaps[item.key] else { continue }
-            if let s = stage(item.key, item.value, fields, kind: kind, shared: shared, sharedOverrides: sharedOverrides,
+            if let s = stage(item.key, item.value, fields, kind: kind, shared: shared, sharedMatrix: sharedMatrix, sharedOverrides: sharedOverrides,
                              overrides: stageOverrides[item.key] ?? [:], overrideOrigins: overrideOrigins,
                              stageNames: stageNames, kinds: kinds, stageMaps: stageMaps) {
                 stages.append(s)
@@ -418,7 +434,8 @@ struct _ParseState {
     }
 
     mutating func stage(_ name: String, _ node: Node, _ fields: [(key: String, keyNode: Node, value: Node)], kind: any StageKind,
-                        shared: [String: (node: Node, keyNode: Node)], sharedOverrides: [String: Node],
+                        shared: [String: (node: Node, keyNode: Node)], sharedMatrix: [String: (node: Node, keyNode: Node)],
+                        sharedOverrides: [String: Node],
                         overrides: [String: Node], overrideOrigins: [String: String],
                         stageNames: [String], kinds: [String: any StageKind],
                         stageMaps: [String: [(key: String, keyNode: Node, value: Node)]]) -> StageDefinition? {
@@ -519,6 +536,23 @@ struct _ParseState {
             }
         }
 
+        var pipelineSwept = Set<String>()
+        for (key, entry) in sharedMatrix.sorted(by: { $0.key < $1.key }) {
+            guard let spec = specs[key], matrix[key] == nil, stageParamNodes[key] == nil, overrides[key] == nil else { continue }
+            guard case .sequence(let seq) = entry.node, seq.count > 0 else {
+                error(entry.node, "matrix.\(key)", "expected a non-empty list of values to sweep, found \(describe(entry.node))"); continue
+            }
+            var vs: [JSONValue] = []
+            for (i, n) in seq.enumerated() {
+                if let v = value(n, as: spec.type, spec: spec, "matrix.\(key)[\(i)]") {
+                    if vs.contains(v) { error(n, "matrix.\(key)[\(i)]", "value \(v.displayText) appears twice") } else { vs.append(v) }
+                }
+            }
+            matrix[key] = vs
+            pipelineSwept.insert(key)
+            explicit.insert(key)
+        }
+
         for spec in kind.parameters where values[spec.name] == nil && matrix[spec.name] == nil {
             error(field["params"]?.value ?? node, "\(path).params.\(spec.name)",
                   "missing required parameter '\(spec.name)' of kind '\(kind.name)': \(spec.description)")
@@ -574,7 +608,7 @@ struct _ParseState {
 
         guard diagnostics.count == before else { return nil }
         return StageDefinition(name: name, kind: kind.name, parameters: values, explicitParameters: explicit, inputs: inputs,
-                               matrix: matrix, expectations: expectations.sorted { $0.metric < $1.metric },
+                               matrix: matrix, pipelineSwept: pipelineSwept, expectations: expectations.sorted { $0.metric < $1.metric },
                                seedOverride: seedOverride, location: loc(node))
     }
 

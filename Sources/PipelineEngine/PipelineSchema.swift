@@ -94,6 +94,9 @@ public enum PipelineSchema {
                 "seed": ["type": "integer", "minimum": 0],
                 "params": ["type": "object", "properties": .object(allParams), "additionalProperties": false,
                            "description": "Shared parameters: apply to every stage whose kind has a parameter of that name."],
+                "matrix": ["type": "object", "properties": .object(allParams.mapValues { ["type": "array", "minItems": 1, "items": $0] }),
+                           "additionalProperties": false,
+                           "description": "Pipeline-wide sweep: every stage whose kind has the parameter (and does not set it) is swept; stages without it run once."],
                 "stages": [
                     "type": "object",
                     "minProperties": 1,

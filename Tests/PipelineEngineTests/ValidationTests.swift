@@ -177,6 +177,27 @@ final class ValidationTests: XCTestCase {
         XCTAssertTrue(csv.contains("\"train[factor=3.0,steps=2]\",3.0,2,computed,6\n"), csv)
     }
 
+    func testPipelineLevelMatrixSweepsStagesThatHaveTheParameter() throws {
+        let ws = try Workspace()
+        let text = """
+        pipeline: t
+        matrix: {factor: [1, 2]}
+        stages:
+          prep: {kind: command, params: {run: "echo x > out", outputs: [out]}}
+          train: {kind: scale, params: {steps: 1}, inputs: {source: prep.out}}
+          eval: {kind: scale, params: {steps: 1}, inputs: {source: train.out}}
+          fixed: {kind: scale, params: {steps: 1, factor: 5}}
+        """
+        let g = try ws.graph(text)
+        XCTAssertEqual(g.stages.map(\.name), ["prep", "train[factor=1.0]", "train[factor=2.0]", "eval[factor=1.0]", "eval[factor=2.0]", "fixed"])
+        XCTAssertEqual(g["eval[factor=2.0]"]!.inputs["source"], .output(stage: "train[factor=2.0]", output: "out"), "one cell per value, not a cross product")
+        XCTAssertEqual(g["eval[factor=2.0]"]!.parameters["factor"], .number(2))
+        let (r, _) = try ws.run(text)
+        XCTAssertEqual(r.computed.count, 6)
+        let d = ws.diagnostics(text.replacingOccurrences(of: "matrix: {factor: [1, 2]}", with: "matrix: {facotr: [1, 2]}")).map(\.description)
+        XCTAssertTrue(d.contains { $0.contains("p.yaml:2:10: error: matrix.facotr: 'facotr' is not a parameter of any stage's kind (did you mean 'factor'?)") }, "\(d)")
+    }
+
     func testSchemaIsUpToDate() throws {
         let committed = try String(contentsOf: repositoryRoot.appendingPathComponent("Schemas/pipeline.schema.json"), encoding: .utf8)
         let generated = PipelineSchema.generate(KindRegistry(KindRegistry.builtIn))
