@@ -45,3 +45,18 @@ for SIG in KILL INT TERM; do
   [ -z "$(ls Artifacts/scratch)" ] || { echo "FAIL ($SIG): scratch not cleaned"; exit 1; }
   echo "ok: runner killed with SIG$SIG mid-stage: nothing partial recorded, completed stage reused, killed stage recomputed"
 done
+
+# Two `masknet run` processes on one store: every stage key is computed exactly once.
+rm -rf Artifacts "$WORK/count"
+cat > conc.yaml <<YAML
+pipeline: conc
+stages:
+  a: {kind: command, params: {run: 'echo a >> "$WORK/count"; sleep 0.5; echo a > out', outputs: [out]}}
+  b: {kind: command, inputs: {x: a.out}, params: {run: 'echo b >> "$WORK/count"; sleep 0.5; cp \$IN_x out', outputs: [out]}}
+  c: {kind: command, params: {run: 'echo c >> "$WORK/count"; sleep 0.5; echo c > out', outputs: [out]}}
+YAML
+"$MASKNET" run conc.yaml --jobs 2 --quiet & P1=$!
+"$MASKNET" run conc.yaml --jobs 2 --quiet & P2=$!
+wait $P1; wait $P2
+[ "$(sort "$WORK/count" | tr -d '\n')" = "abc" ] || { echo "FAIL: concurrent runs computed $(sort "$WORK/count" | tr '\n' ' ')"; exit 1; }
+echo "ok: two concurrent runs on one store computed each stage once"
