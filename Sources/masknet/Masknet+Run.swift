@@ -69,6 +69,13 @@ extension Masknet {
             if !json && !record.verdicts.isEmpty && (!quiet || record.verdicts.contains { !$0.passed }) {
                 FileHandle.standardError.write(Data(("\n" + RunReports.verdictTable(record.verdicts)).utf8))
             }
+            if !json && !quiet {
+                let folder = store.runFolder(record.id)
+                for base in Set(record.stages.filter { !$0.cell.isEmpty }.map(\.baseName)).sorted() {
+                    FileHandle.standardError.write(Data("sweep summary of \(base): \(folder.path)/sweep-\(base).md (and .csv)\n".utf8))
+                }
+                FileHandle.standardError.write(Data("run record: \(folder.path)\n".utf8))
+            }
             if let code = record.exitCode, code != 0 { throw ExitCode(code) }
         }
     }
