@@ -83,6 +83,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CTDatasetsTests", dependencies: ["CTDatasets", "ImageIO", "TensorCore"],
                     path: "Tests/CTDatasetsTests"),
+        .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
     ],
     swiftLanguageModes: [.v5]
 )

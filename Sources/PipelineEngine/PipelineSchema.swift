@@ -1,0 +1,128 @@
+import Foundation
+
+/// Generates the JSON Schema (draft 2020-12) of pipeline files from the registered kinds.
+///
+/// The schema checks structure, key names, types, ranges and choices. It cannot check what needs the
+/// whole file (references to existing stages, cycles, required parameters that a shared `params:`
+/// entry may supply); the engine's validator does.
+public enum PipelineSchema {
+    /// The schema as canonical pretty JSON text (stable across runs).
+    public static func generate(_ registry: KindRegistry) -> String {
+        schema(registry).prettyText
+    }
+
+    /// The schema as a value.
+    public static func schema(_ registry: KindRegistry) -> JSONValue {
+        var defs: [String: JSONValue] = [:]
+        var stageRefs: [JSONValue] = []
+        var allParams: [String: JSONValue] = [:]
+        for name in registry.names {
+            let kind = registry.kind(named: name)!
+            var props: [String: JSONValue] = [:]
+            for p in kind.parameters {
+                var s = type(p.type, p)
+                var o = s.objectValue!
+                o["description"] = .string(p.description + (p.isRequired ? " (required)" : ""))
+                if let d = p.defaultValue { o["default"] = d }
+                s = .object(o)
+                props[p.name] = s
+                allParams[p.name] = allParams[p.name] ?? s
+            }
+            var matrixProps: [String: JSONValue] = [:]
+            var matrixPatterns: [String: JSONValue] = [:]
+            for p in kind.parameters {
+                matrixProps[p.name] = ["type": "array", "minItems": 1, "items": props[p.name]!]
+                if case .table(let element) = p.type {
+                    // `env.BINS: [...]` sweeps one entry of a map parameter.
+                    matrixPatterns["^\(NSRegularExpression.escapedPattern(for: p.name))\\..+$"] = ["type": "array", "minItems": 1, "items": type(element, p)]
+                }
+            }
+            var inputs: JSONValue = ["type": "object", "additionalProperties": ["$ref": "#/$defs/reference"]]
+            if !kind.acceptsAdditionalInputs {
+                var ip: [String: JSONValue] = [:]
+                for s in kind.inputSlots { ip[s.name] = ["$ref": "#/$defs/reference", "description": .string(s.description)] }
+                inputs = ["type": "object", "properties": .object(ip), "additionalProperties": false,
+                          "required": .array(kind.inputSlots.filter { !$0.isOptional }.map { .string($0.name) })]
+            } else {
+                inputs = ["type": "object", "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_]*$"],
+                          "additionalProperties": ["$ref": "#/$defs/reference"]]
+            }
+            defs["stage_\(name)"] = [
+                "type": "object",
+                "description": .string("\(kind.summary) Determinism: \(kind.determinism.label). Version \(kind.version)."),
+                "properties": [
+                    "kind": ["const": .string(name)],
+                    "description": ["type": "string"],
+                    "params": ["type": "object", "properties": .object(props), "additionalProperties": false],
+                    "matrix": ["type": "object", "properties": .object(matrixProps), "patternProperties": .object(matrixPatterns), "additionalProperties": false,
+                               "description": "Sweep: each listed parameter takes every value; cells are named stage[param=value,…]."],
+                    "inputs": inputs,
+                    "expect": kind.reportedMetrics.isEmpty
+                        ? ["type": "object", "additionalProperties": ["$ref": "#/$defs/gate"]]
+                        : ["type": "object", "propertyNames": ["enum": .array(kind.reportedMetrics.map { .string($0) })],
+                           "additionalProperties": ["$ref": "#/$defs/gate"]],
+                    "seed": ["type": "integer", "minimum": 0, "description": "Replaces the seed derived from the pipeline seed."],
+                ],
+                "required": ["kind"],
+                "additionalProperties": false,
+            ]
+            stageRefs.append(["$ref": .string("#/$defs/stage_\(name)")])
+        }
+        defs["reference"] = [
+            "type": "string",
+            "pattern": "^(file:.+|[A-Za-z_][A-Za-z0-9_-]*(\\..+)?)$",
+            "description": "stage.output (one output), stage (all outputs as a directory) or file:path (a workspace file, hashed by content).",
+        ]
+        defs["gate"] = [
+            "type": "object",
+            "properties": [
+                "min": ["type": "number"], "max": ["type": "number"], "target": ["type": "number"],
+                "tolerance": ["type": "number", "minimum": 0], "reference": ["type": "number"], "source": ["type": "string"],
+            ],
+            "additionalProperties": false,
+            "anyOf": [["required": ["min"]], ["required": ["max"]], ["required": ["target", "tolerance"]]],
+        ]
+        return [
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://masknet.invalid/schemas/pipeline.schema.json",
+            "title": "masknet pipeline",
+            "description": "Generated by `masknet schema` from the registered stage kinds; do not edit.",
+            "type": "object",
+            "properties": [
+                "pipeline": ["type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"],
+                "description": ["type": "string"],
+                "seed": ["type": "integer", "minimum": 0],
+                "params": ["type": "object", "properties": .object(allParams), "additionalProperties": false,
+                           "description": "Shared parameters: apply to every stage whose kind has a parameter of that name."],
+                "matrix": ["type": "object", "properties": .object(allParams.mapValues { ["type": "array", "minItems": 1, "items": $0] }),
+                           "additionalProperties": false,
+                           "description": "Pipeline-wide sweep: every stage whose kind has the parameter (and does not set it) is swept; stages without it run once."],
+                "stages": [
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": ["pattern": "^[A-Za-z_][A-Za-z0-9_-]*$"],
+                    "additionalProperties": ["oneOf": .array(stageRefs)],
+                ],
+            ],
+            "required": ["pipeline", "stages"],
+            "additionalProperties": false,
+            "$defs": .object(defs),
+        ]
+    }
+
+    static func type(_ t: ParameterType, _ p: ParameterSpec) -> JSONValue {
+        var o: [String: JSONValue]
+        switch t {
+        case .integer: o = ["type": "integer"]
+        case .number: o = ["type": "number"]
+        case .string: o = ["type": "string"]
+        case .boolean: o = ["type": "boolean"]
+        case .choice(let options): o = ["type": "string", "enum": .array(options.map { .string($0) })]
+        case .list(let e): return ["type": "array", "items": type(e, p)]
+        case .table(let e): return ["type": "object", "additionalProperties": type(e, p)]
+        }
+        if let m = p.minimum { o["minimum"] = .number(m) }
+        if let m = p.maximum { o["maximum"] = .number(m) }
+        return .object(o)
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import PipelineEngine
+
+extension Masknet {
+    /// `masknet metrics show|diff`.
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show or compare run metrics as Markdown tables.",
+                                                        subcommands: [Show.self, Diff.self])
+
+        /// `masknet metrics show [RUN]`.
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Metrics and gate verdicts of a run.")
+            @Argument(help: "Run id, unique prefix, or 'last'.") var runID: String = "last"
+            @OptionGroup var storeOptions: StoreOptions
+
+            func run() throws {
+                do { emit(RunReports.metricsTable(try storeOptions.open().run(runID))) } catch let e as EngineError { throw ValidationError(e.message) }
+            }
+        }
+
+        /// `masknet metrics diff A B`.
+        struct Diff: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Compare the metrics of two runs.")
+            @Argument(help: "First run (id, prefix or 'last').") var runA: String
+            @Argument(help: "Second run.") var runB: String
+            @OptionGroup var storeOptions: StoreOptions
+
+            func run() throws {
+                do {
+                    let store = try storeOptions.open()
+                    emit(RunReports.metricsDiff(try store.run(runA), try store.run(runB)))
+                } catch let e as EngineError { throw ValidationError(e.message) }
+            }
+        }
+    }
+}

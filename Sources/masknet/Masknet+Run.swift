@@ -1,0 +1,82 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PipelineEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Masknet {
+    /// `masknet run`: runs a pipeline, reusing every verified cached stage.
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a pipeline (only what is not already in the store).",
+            discussion: """
+            Exit codes: 0 success; 1 a stage failed; 2 invalid pipeline (nothing ran); 3 every stage succeeded \
+            but a metric gate (expect:) failed; 130 interrupted.
+            """)
+
+        @Argument(help: "Pipeline file (YAML).") var pipeline: String
+        @Option(name: .customLong("stage"), help: "Run only this stage (and what it needs); repeatable.") var stages: [String] = []
+        @Option(name: .customLong("force"), help: "Recompute this stage even if cached; repeatable.") var force: [String] = []
+        @Option(name: .long, help: "Stages run at once.") var jobs: Int = 1
+        @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
+        @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
+        @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
+        @Flag(name: .long, help: "Print only failures.") var quiet = false
+        @Flag(name: .long, help: "Print one JSON event per line on stdout.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func validate() throws {
+            if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        }
+
+        func run() throws {
+            let graph = try loadGraph(pipeline, overrides: overrides)
+            let store = try storeOptions.open()
+            let runner = PipelineRunner(store: store)
+            var style = ConsoleReporter.Style.plain
+            if json { style = .json } else if quiet { style = .quiet } else if isatty(2) != 0 { style = .live }
+            let reporter: ConsoleReporter
+            if json {
+                reporter = ConsoleReporter(style: style, write: { s in FileHandle.standardOutput.write(Data(s.utf8)) })
+            } else {
+                reporter = ConsoleReporter(style: style)
+            }
+            // SIGINT/SIGTERM: cancel running stages, record the run as interrupted, exit 130.
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                src.setEventHandler { runner.cancel() }
+                src.resume()
+                sources.append(src)
+            }
+            var options = RunOptions()
+            options.stages = stages
+            options.force = force
+            options.jobs = jobs
+            options.keepGoing = keepGoing
+            options.junit = junit.map { URL(fileURLWithPath: $0) }
+            options.environment = runEnvironment()
+            let record: RunRecord
+            do {
+                record = try runner.run(graph, options: options, events: { reporter.handle($0) })
+            } catch let e as EngineError {
+                throw ValidationError(e.message)
+            }
+            _ = sources
+            if !json && !record.verdicts.isEmpty && (!quiet || record.verdicts.contains { !$0.passed }) {
+                FileHandle.standardError.write(Data(("\n" + RunReports.verdictTable(record.verdicts)).utf8))
+            }
+            if !json && !quiet {
+                let folder = store.runFolder(record.id)
+                for base in Set(record.stages.filter { !$0.cell.isEmpty }.map(\.baseName)).sorted() {
+                    FileHandle.standardError.write(Data("sweep summary of \(base): \(folder.path)/sweep-\(base).md (and .csv)\n".utf8))
+                }
+                FileHandle.standardError.write(Data("run record: \(folder.path)\n".utf8))
+            }
+            if let code = record.exitCode, code != 0 { throw ExitCode(code) }
+        }
+    }
+}
