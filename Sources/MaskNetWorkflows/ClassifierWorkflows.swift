@@ -109,7 +109,7 @@ public struct ClassifierTrainingWorkflow {
 /// Stage `evaluate_classifier` (spec §7.2): confusion matrix and every classification metric.
 public enum ClassifierEvaluationWorkflow {
     public static func run(checkpoint: URL, dataset folder: URL, split: URL?, imageSize: Int?, seed: UInt64,
-                           outputDirectory: URL, progress: (Int, Int) -> Void = { _, _ in }) throws -> ClassificationReport {
+                           outputDirectory: URL, progress: @escaping (Int, Int) -> Void = { _, _ in }) throws -> ClassificationReport {
         let file = try SafeTensorsFile.read(checkpoint)
         let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
         let dataset = try openClassificationDataset(folder: folder, split: split, size: imageSize)

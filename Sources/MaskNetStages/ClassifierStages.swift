@@ -1,0 +1,148 @@
+import Foundation
+import LesionClassifier
+import MaskNetWorkflows
+import PipelineEngine
+
+/// `transfer_weights`: a classifier checkpoint from a segmentation checkpoint (spec §5.2).
+struct TransferWeightsStage: StageKind {
+    let name = "transfer_weights"
+    let version = "1"
+    let summary = "Build COVID-CT-Mask-Net from a segmentation checkpoint: shared tensors copied, mask head dropped, S initialised."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("roi_batch_size", .integer, default: 256, minimum: 1, maximum: 4096, description: "D: ranked boxes given to S."),
+        ParameterSpec("s_features", .integer, default: 1024, minimum: 1, maximum: 65536, description: "s: hidden width of S."),
+        ParameterSpec("roi_nms_threshold", .number, default: 0.75, minimum: 0, maximum: 1,
+                      description: "Per-class NMS of the classifier RoI head (roi_nms_th)."),
+    ]
+    let inputSlots = [InputSlot("checkpoint", description: "A segmentation checkpoint.")]
+    let determinism = Determinism.seeded
+    var reportedMetrics: [String] { ["copied_tensors", "dropped_tensors", "initialised_tensors"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "transfer.json"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        let report = try WeightTransferWorkflow.run(
+            segmentationCheckpoint: StageSupport.input(context, "checkpoint"), roiBatchSize: p.int("roi_batch_size"),
+            features: p.int("s_features"), seed: context.seed, roiNMSThreshold: Float(p.double("roi_nms_threshold")),
+            outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
+        context.log("copied \(report.copied.count) tensors, dropped \(report.dropped.count) (mask branch), initialised \(report.freshlyInitialised.count) (S)")
+        return StageResult(metrics: ["copied_tensors": Double(report.copied.count), "dropped_tensors": Double(report.dropped.count),
+                                     "initialised_tensors": Double(report.freshlyInitialised.count)])
+    }
+}
+
+/// `freeze_bn_stats`: BN statistics frozen and the trainable set fixed (spec §5.3–5.4, B10).
+struct FreezeBatchNormStage: StageKind {
+    let name = "freeze_bn_stats"
+    let version = "1"
+    let summary = "Freeze BatchNorm running statistics and fix the trainable set (S plus bn1/bn2/bn3 affine)."
+    let parameters = [ParameterSpec("include_downsample_bn", .boolean, default: false,
+                                    description: "Also train the downsample BatchNorm affine parameters (the seed does not).")]
+    let inputSlots = [InputSlot("checkpoint", description: "A classifier checkpoint from transfer_weights.")]
+    let determinism = Determinism.deterministic
+    var reportedMetrics: [String] { ["trainable_parameters", "frozen_parameters"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let counts = try FreezeBatchNormWorkflow.run(
+            classifierCheckpoint: StageSupport.input(context, "checkpoint"),
+            includeDownsampleBatchNorm: context.parameters.bool("include_downsample_bn"),
+            outputCheckpoint: context.outputURL("checkpoint.safetensors"))
+        context.log("\(counts.trainable) trainable parameters, \(counts.frozen) frozen values")
+        return StageResult(metrics: ["trainable_parameters": Double(counts.trainable), "frozen_parameters": Double(counts.frozen)])
+    }
+}
+
+/// `train_classifier`: module S and BN affine training (spec §6.2).
+struct TrainClassifierStage: StageKind {
+    let name = "train_classifier"
+    let version = "1"
+    let summary = "Train COVID-CT-Mask-Net's S and BN affine parameters on COVIDx-CT-named slices."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
+        ParameterSpec("batch_size", .integer, default: 8, minimum: 1, maximum: 4096, description: "Images per optimizer step."),
+        ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
+        ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1, description: "L2 weight decay."),
+        ParameterSpec("loss", .choice(["bce", "softmax"]), default: "bce",
+                      description: "Sigmoid BCE on one-hot labels (seed) or softmax cross-entropy."),
+        ParameterSpec("checkpoint_every", .integer, default: 10, minimum: 1, description: "Epochs between resumable checkpoints."),
+        ParameterSpec("image_size", .integer, default: 512, minimum: 32, maximum: 4096,
+                      description: "Slices are resized to image_size × image_size (the seed's training loader)."),
+        ParameterSpec("train_split", .string, default: "train", description: "Part of the splits input to train on."),
+        ParameterSpec("validation_split", .string, default: "validation", description: "Part for validation loss and accuracy; empty for none."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("checkpoint", description: "A classifier checkpoint with frozen BN statistics (freeze_bn_stats)."),
+        InputSlot("dataset", description: "Folder of COVIDx-CT-named slices (or a generated data set)."),
+        InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
+    ]
+    let determinism = Determinism.nondeterministic(reason: "parallel float reductions may round differently between runs; seeded otherwise")
+    var reportedMetrics: [String] { ["train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "training_seconds"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "loss.png"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        var training = ClassifierTrainingConfiguration()
+        training.epochs = p.int("epochs")
+        training.batchSize = p.int("batch_size")
+        training.learningRate = p.double("learning_rate")
+        training.weightDecay = p.double("weight_decay")
+        training.loss = ClassifierLoss(rawValue: p.string("loss"))!
+        training.checkpointEvery = p.int("checkpoint_every")
+        training.seed = context.seed
+        let start = Date()
+        let last = try ClassifierTrainingWorkflow(training: training, imageSize: p.int("image_size")).run(
+            checkpoint: StageSupport.input(context, "checkpoint"),
+            dataset: StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "classification"),
+            trainSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("train_split")),
+            validationSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("validation_split")),
+            resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
+            outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
+            outputCurve: context.outputURL("loss.png"), progress: { StageSupport.report(context, $0) },
+            checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
+        var metrics: [String: Double] = ["training_seconds": Date().timeIntervalSince(start)]
+        metrics["train_loss"] = last?.trainLoss
+        metrics["train_accuracy"] = last?.trainAccuracy
+        metrics["validation_loss"] = last?.validationLoss
+        metrics["validation_accuracy"] = last?.validationAccuracy
+        return StageResult(metrics: metrics)
+    }
+}
+
+/// `evaluate_classifier`: confusion matrix and classification metrics (spec §7.2).
+struct EvaluateClassifierStage: StageKind {
+    let name = "evaluate_classifier"
+    let version = "1"
+    let summary = "Confusion matrix, accuracy, per-class sensitivity/specificity/precision/F1 and kappa of a classifier."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
+        ParameterSpec("image_size", .integer, default: 512, minimum: 32, maximum: 4096, description: "Slices are resized to image_size × image_size."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("checkpoint", description: "A trained classifier checkpoint."),
+        InputSlot("dataset", description: "Folder of COVIDx-CT-named slices (or a generated data set)."),
+        InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
+    ]
+    let determinism = Determinism.deterministic
+    var reportedMetrics: [String] {
+        ["accuracy", "balanced_accuracy", "macro_f1", "cohens_kappa"] + ["control", "cp", "covid"].flatMap { c in
+            ["sensitivity", "specificity", "precision", "f1"].map { "\($0)_\(c)" }
+        }
+    }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["evaluation"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        let seed = UInt64(context.seed)
+        let report = try ClassifierEvaluationWorkflow.run(
+            checkpoint: StageSupport.input(context, "checkpoint"),
+            dataset: StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "classification"),
+            split: try StageSupport.splitFile(context.input("splits"), name: p.string("split")), imageSize: p.int("image_size"),
+            seed: seed, outputDirectory: context.outputURL("evaluation")) { done, total in
+                context.report(StageProgress(step: done, steps: total, unit: "slices", fraction: Double(done) / Double(total)))
+            }
+        let metrics = ClassifierEvaluationWorkflow.metrics(report)
+        context.log(String(format: "accuracy %.4f over %d slices", metrics["accuracy"] ?? .nan, report.confusion.total))
+        return StageResult(metrics: metrics)
+    }
+}

@@ -1,0 +1,100 @@
+import CTDatasets
+import Foundation
+import MaskNetWorkflows
+import PipelineEngine
+
+/// `synthesize_dataset`: the synthetic CT generator (issue 3) as a stage.
+struct SynthesizeDatasetStage: StageKind {
+    let name = "synthesize_dataset"
+    let version = "1+generator\(SyntheticCTGenerator.version)"
+    let summary = "Generate synthetic chest CT slices in the CNCB segmentation and COVIDx-CT classification layouts."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("count", .integer, default: 400, minimum: 1, maximum: 1_000_000,
+                      description: "Slices per layout."),
+        ParameterSpec("size", .integer, default: 128, minimum: 32, maximum: 2048, description: "Slice width and height, pixels."),
+        ParameterSpec("layout", .choice(["segmentation", "classification", "both"]), default: "both",
+                      description: "Which layouts to write."),
+        ParameterSpec("slices_per_scan", .integer, default: 5, minimum: 1, maximum: 100,
+                      description: "Slices per synthetic scan (splits keep a scan or patient on one side)."),
+        ParameterSpec("segmentation_class_fractions", .list(.number), default: [0.6, 0.3, 0.1], minimum: 0, maximum: 1,
+                      description: "Fractions of COVID-19, common-pneumonia and control scans in the segmentation layout."),
+    ]
+    let inputSlots: [InputSlot] = []
+    let determinism = Determinism.seeded
+    func outputNames(for parameters: ParameterValues) -> [String] { ["dataset"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        var configuration = SyntheticCTConfiguration(
+            seed: context.seed, size: p.int("size"), count: p.int("count"),
+            layout: SyntheticLayout(rawValue: p.string("layout"))!, slicesPerScan: p.int("slices_per_scan"),
+            segmentationClassFractions: p["segmentation_class_fractions"]!.arrayValue!.map { $0.doubleValue! })
+        configuration.fastCompression = true
+        let manifest = try SyntheticCTGenerator(configuration).write(to: context.outputURL("dataset"))
+        context.log("wrote \(p.int("count")) slices of \(p.int("size"))² per layout (\(p.string("layout")))")
+        _ = manifest
+        return StageResult(metrics: ["slices": Double(p.int("count") * (p.string("layout") == "both" ? 2 : 1))])
+    }
+}
+
+/// `split_dataset`: a seeded split by scan (segmentation) or patient (classification), or the given
+/// split files checked against the data set.
+struct SplitDatasetStage: StageKind {
+    let name = "split_dataset"
+    let version = "1"
+    let summary = "Split a data set into named parts by scan or patient, or check and adopt given split files."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("layout", .choice(["segmentation", "classification"]), description: "Which layout to split."),
+        ParameterSpec("parts", .list(.string), default: ["train", "validation", "test"],
+                      description: "Names of the parts, written as <name>.txt."),
+        ParameterSpec("fractions", .list(.number), default: [0.7, 0.1, 0.2], minimum: 0, maximum: 1,
+                      description: "Fraction of slices per part (same order as parts; must sum to 1)."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("dataset", description: "A data set folder (a generated one, or file:PATH to real data)."),
+        InputSlot("train_list", description: "Optional split file for the first part (one file name per line).", optional: true),
+        InputSlot("validation_list", description: "Optional split file for the second part.", optional: true),
+        InputSlot("test_list", description: "Optional split file for the third part.", optional: true),
+    ]
+    let determinism = Determinism.seeded
+    func outputNames(for parameters: ParameterValues) -> [String] { ["splits"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        let layout = p.string("layout")
+        let folder = StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: layout)
+        let parts = p.strings("parts")
+        let fractions = p["fractions"]!.arrayValue!.map { $0.doubleValue! }
+        guard parts.count == fractions.count else {
+            throw WorkflowError("split_dataset: \(parts.count) parts but \(fractions.count) fractions; give one fraction per part")
+        }
+        let names: [String]
+        if layout == "segmentation" {
+            names = try SegmentationDataset(root: folder).imageNames
+        } else {
+            names = try ClassificationDataset(folder: folder).names
+        }
+        let given = zip(["train_list", "validation_list", "test_list"], parts).compactMap { slot, part in
+            context.input(slot).map { (part, $0) }
+        }
+        var result: [(String, [String])] = []
+        if !given.isEmpty {
+            let imageFolder = layout == "segmentation" ? folder.appendingPathComponent("imgs") : folder
+            for (part, file) in given {
+                result.append((part, try DatasetSplit.read(from: file, checkingFolder: imageFolder)))
+            }
+        } else {
+            let unit: SplitUnit = layout == "segmentation" ? .segmentationScan : .classificationPatient
+            result = Array(zip(parts, try DatasetSplit.random(names: names, fractions: fractions, seed: context.seed, unit: unit)))
+        }
+        let output = context.outputURL("splits")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        var metrics: [String: Double] = [:]
+        for (part, members) in result {
+            try DatasetSplit.write(members, to: output.appendingPathComponent("\(part).txt"))
+            metrics["\(part)_slices"] = Double(members.count)
+            context.log("\(part): \(members.count) slices")
+        }
+        return StageResult(metrics: metrics)
+    }
+}

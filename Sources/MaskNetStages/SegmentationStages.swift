@@ -1,0 +1,109 @@
+import Foundation
+import MaskNetWorkflows
+import ObjectDetection
+import PipelineEngine
+
+/// `train_segmentation`: the seed's Mask R-CNN training (spec §6.1), resumable within the stage.
+struct TrainSegmentationStage: StageKind {
+    let name = "train_segmentation"
+    let version = "1"
+    let summary = "Train the seed's Mask R-CNN on a CNCB-layout data set (Adam, batch 1, empty slices skipped)."
+    let parameters: [ParameterSpec] = StageSupport.detectorParameters + [
+        ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
+        ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
+        ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1,
+                      description: "L2 weight decay added to the gradient (seed), or decoupled with decoupled_weight_decay."),
+        ParameterSpec("decoupled_weight_decay", .boolean, default: false, description: "AdamW-style decay instead of L2."),
+        ParameterSpec("checkpoint_every", .integer, default: 10, minimum: 1, description: "Epochs between resumable checkpoints."),
+        ParameterSpec("train_split", .string, default: "train", description: "Part of the splits input to train on."),
+        ParameterSpec("validation_split", .string, default: "validation",
+                      description: "Part for the validation loss (no gradients, BN statistics untouched); empty for none."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("dataset", description: "Data set with a CNCB segmentation layout (imgs/, masks/)."),
+        InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
+    ]
+    let determinism = Determinism.nondeterministic(reason: "parallel float reductions may round differently between runs; seeded otherwise")
+    var reportedMetrics: [String] { ["train_loss", "validation_loss", "epochs", "training_seconds", "parameters"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "loss.png"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        var training = SegmentationTrainingConfiguration()
+        training.epochs = p.int("epochs")
+        training.learningRate = p.double("learning_rate")
+        training.weightDecay = p.double("weight_decay")
+        training.decoupledWeightDecay = p.bool("decoupled_weight_decay")
+        training.checkpointEvery = p.int("checkpoint_every")
+        training.seed = context.seed
+        var workflow = SegmentationTrainingWorkflow(model: StageSupport.detectorConfiguration(p), training: training)
+        workflow.areaThreshold = p.int("area_threshold")
+        let root = StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation")
+        let start = Date()
+        let last = try workflow.run(
+            dataset: root, trainSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("train_split")),
+            validationSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("validation_split")),
+            resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
+            outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
+            outputCurve: context.outputURL("loss.png"), progress: { StageSupport.report(context, $0) },
+            checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
+        var metrics: [String: Double] = ["epochs": Double(training.epochs),
+                                         "training_seconds": Date().timeIntervalSince(start),
+                                         "parameters": Double(MaskRCNN(configuration: workflow.model, seed: 0).parameters.trainableCount)]
+        metrics["train_loss"] = last?.trainLoss
+        metrics["validation_loss"] = last?.validationLoss
+        return StageResult(metrics: metrics)
+    }
+}
+
+/// `evaluate_map`: the seed's mAP (spec §7.1) and COCO statistics of a checkpoint on a split.
+struct EvaluateMapStage: StageKind {
+    let name = "evaluate_map"
+    let version = "1"
+    let summary = "Seed mAP over IoU 0.50:0.95 and COCO bbox/segm statistics of a segmentation checkpoint."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
+        ParameterSpec("score_threshold", .number, default: 0.05, minimum: -1, maximum: 1,
+                      description: "Detections need a class probability above this (confidence_th)."),
+        ParameterSpec("nms_threshold", .number, default: 0.5, minimum: 0, maximum: 1, description: "Per-class NMS IoU (roi_nms_th)."),
+        ParameterSpec("detections_per_image", .integer, default: 128, minimum: 1, description: "Detections kept per slice."),
+        ParameterSpec("mask_logit_threshold", .number, default: 0.5, description: "Mask logit threshold (spec B5: a logit, ≈ p 0.62)."),
+        ParameterSpec("area_threshold", .integer, default: 100, minimum: 0, description: "Ground-truth components of at most this many pixels are dropped."),
+        ParameterSpec("overlays", .integer, default: 6, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("checkpoint", description: "A segmentation checkpoint (train_segmentation's checkpoint.safetensors)."),
+        InputSlot("dataset", description: "Data set with a CNCB segmentation layout."),
+        InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
+    ]
+    let determinism = Determinism.deterministic
+    var reportedMetrics: [String] {
+        ["seed_map", "seed_ap50", "seed_ap75", "images", "ground_truth_instances", "detections"]
+            + ["seed_ap55", "seed_ap60", "seed_ap65", "seed_ap70", "seed_ap80", "seed_ap85", "seed_ap90", "seed_ap95"]
+            + ["coco_bbox", "coco_segm"].flatMap { prefix in
+                ["ap", "ap50", "ap75", "aps", "apm", "apl", "ar1", "ar10", "ar100", "ars", "arm", "arl"].map { "\(prefix)_\($0)" }
+            }
+    }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["evaluation"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        var workflow = SegmentationEvaluationWorkflow()
+        workflow.scoreThreshold = Float(p.double("score_threshold"))
+        workflow.nmsThreshold = Float(p.double("nms_threshold"))
+        workflow.detectionsPerImage = p.int("detections_per_image")
+        workflow.maskLogitThreshold = Float(p.double("mask_logit_threshold"))
+        workflow.areaThreshold = p.int("area_threshold")
+        workflow.overlayCount = p.int("overlays")
+        let result = try workflow.run(
+            checkpoint: StageSupport.input(context, "checkpoint"),
+            dataset: StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation"),
+            split: try StageSupport.splitFile(context.input("splits"), name: p.string("split")),
+            outputDirectory: context.outputURL("evaluation")) { done, total in
+                if context.isCancelled { return }
+                context.report(StageProgress(step: done, steps: total, unit: "slices", fraction: Double(done) / Double(total)))
+            }
+        for line in result.seedMAP.summaryLines { context.log(line) }
+        return StageResult(metrics: result.metrics)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import MaskNetWorkflows
+import ObjectDetection
+import PipelineEngine
+import VisionBackbones
+
+/// The ML stage kinds, registered with the engine beside its built-in `command` kind.
+public enum MaskNetStageKinds {
+    /// Every kind this module provides.
+    public static let all: [any StageKind] = [
+        SynthesizeDatasetStage(), SplitDatasetStage(), TrainSegmentationStage(), EvaluateMapStage(),
+        TransferWeightsStage(), FreezeBatchNormStage(), TrainClassifierStage(), EvaluateClassifierStage(),
+    ]
+
+    /// The registry the CLI uses: the engine's built-ins plus the ML kinds.
+    public static var registry: KindRegistry { KindRegistry(KindRegistry.builtIn + all) }
+}
+
+/// Helpers shared by the kinds.
+enum StageSupport {
+    /// The folder of one layout inside a data-set input: a generated data set holds `segmentation/` and
+    /// `classification/`; a real one (passed as `file:PATH`) is the layout folder itself.
+    static func layoutFolder(_ dataset: URL, layout: String) -> URL {
+        let nested = dataset.appendingPathComponent(layout)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: nested.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return nested
+        }
+        return dataset
+    }
+
+    /// The split file `<name>.txt` in a `splits` input, or nil when `name` is empty (use no split).
+    static func splitFile(_ splits: URL?, name: String) throws -> URL? {
+        guard let splits, !name.isEmpty else { return nil }
+        let file = splits.appendingPathComponent("\(name).txt")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            let available = ((try? FileManager.default.contentsOfDirectory(atPath: splits.path)) ?? [])
+                .filter { $0.hasSuffix(".txt") }.map { String($0.dropLast(4)) }.sorted()
+            throw WorkflowError("split '\(name)' does not exist; the splits input has: \(available.joined(separator: ", "))")
+        }
+        return file
+    }
+
+    /// A required input (the engine has validated the binding; a missing one is a programming error).
+    static func input(_ context: StageContext, _ name: String) -> URL {
+        guard let url = context.input(name) else { preconditionFailure("input slot '\(name)' is not bound") }
+        return url
+    }
+
+    /// Throws `StageCancelled` once the run is interrupted.
+    static func cancellationCheck(_ context: StageContext) -> () throws -> Void {
+        { if context.isCancelled { throw StageCancelled() } }
+    }
+
+    /// Reports training progress to the engine's live display.
+    static func report(_ context: StageContext, _ progress: TrainingProgress) {
+        let done = Double(progress.epoch - 1) + Double(progress.step) / Double(max(progress.steps, 1))
+        context.report(StageProgress(epoch: progress.epoch, epochs: progress.epochs, step: progress.step,
+                                     steps: progress.steps, loss: progress.loss, throughput: progress.slicesPerSecond,
+                                     unit: "slices", fraction: done / Double(max(progress.epochs, 1))))
+    }
+
+    /// Parameters shared by the kinds that build a detector.
+    static let detectorParameters: [ParameterSpec] = [
+        ParameterSpec("backbone", .choice(["resnet18", "resnet34", "resnet50"]), default: "resnet18",
+                      description: "ResNet depth of the backbone (spec §2.1)."),
+        ParameterSpec("truncation", .integer, default: 1, minimum: 0, maximum: 2,
+                      description: "Last ResNet stage kept by the light models: 0 keeps layer4, 1 layer3, 2 layer2 (ignored by resnet50)."),
+        ParameterSpec("mask_type", .choice(["both", "ggo", "merge"]), default: "merge",
+                      description: "Lesion classes: GGO and consolidation apart (both), GGO only, or merged into one lesion class."),
+        ParameterSpec("min_size", .integer, default: 512, minimum: 32,
+                      description: "Shorter image side after the model's resize, pixels (spec §1.2)."),
+        ParameterSpec("max_size", .integer, default: 1024, minimum: 32,
+                      description: "Cap on the longer image side after the model's resize, pixels."),
+        ParameterSpec("rpn_nms_threshold", .number, default: 0.75, minimum: 0, maximum: 1,
+                      description: "IoU threshold of the RPN's NMS (rpn_nms_th)."),
+        ParameterSpec("area_threshold", .integer, default: 100, minimum: 0,
+                      description: "Lesion components of at most this many pixels are dropped (strict >, spec §1.1.4)."),
+    ]
+
+    /// The detector configuration from the shared detector parameters.
+    static func detectorConfiguration(_ p: ParameterValues) -> MaskRCNNConfiguration {
+        var configuration = MaskRCNNConfiguration(
+            backbone: BackboneConfiguration(depth: ResNetDepth(rawValue: p.string("backbone"))!, truncation: p.int("truncation")),
+            maskType: MaskType(rawValue: p.string("mask_type"))!)
+        configuration.minSize = p.int("min_size")
+        configuration.maxSize = p.int("max_size")
+        configuration.rpnNMSThreshold = Float(p.double("rpn_nms_threshold"))
+        return configuration
+    }
+
+    static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(value).write(to: url, options: .atomic)
+    }
+}
