@@ -69,9 +69,17 @@ public final class ClassifierTrainer {
         SeededGenerator(seed: seed, stream: "classifier.padding.\(identity)")
     }
 
-    /// The loss of a batch of logits `[B, 3]`.
+    /// The loss of a batch of logits `[B, 3]` with the configured kind.
     func loss(_ logits: Variable, labels: [SliceClass]) -> Variable {
-        switch configuration.loss {
+        Self.loss(logits, labels: labels, kind: configuration.loss)
+    }
+
+    /// The classifier loss of logits `[B, 3]` (the B single-image outputs stacked) against `labels` (B):
+    /// sigmoid BCE against one-hot targets, mean over B·3 elements (spec §5.1), or softmax cross-entropy,
+    /// mean over B (B9).
+    public static func loss(_ logits: Variable, labels: [SliceClass], kind: ClassifierLoss) -> Variable {
+        precondition(logits.shape == [labels.count, 3], "loss needs logits [B, 3] for B = \(labels.count) labels, got \(logits.shape)")
+        switch kind {
         case .binaryCrossEntropy:
             let oneHot = Tensor(shape: [labels.count, 3], scalars: labels.flatMap { label in
                 (0..<3).map { Float($0 == label.rawValue ? 1 : 0) }
@@ -169,8 +177,18 @@ public final class ClassifierTrainer {
             .write(to: url)
     }
 
+    /// Restores weights, Adam state, completed epochs and history from a checkpoint written by
+    /// `saveCheckpoint`. A checkpoint of another D or s is refused before anything is loaded.
     public func resume(from url: URL) throws {
         let file = try SafeTensorsFile.read(url)
+        guard let saved = ClassifierConfiguration.from(metadata: file.metadata) else {
+            throw ClassifierSetupError(file: file.source, problems: [
+                "not a masknet classifier checkpoint (no classifier configuration in its metadata); resume only from checkpoints written by train_classifier"])
+        }
+        let problems = WeightTransfer.mismatches(saved, roiBatchSize: model.configuration.roiBatchSize,
+                                                 features: model.configuration.features)
+            + WeightTransfer.mismatches(saved.detector, expected: model.configuration.detector)
+        guard problems.isEmpty else { throw ClassifierSetupError(file: file.source, problems: problems) }
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
         completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0

@@ -72,10 +72,16 @@ public final class CovidCTMaskNet {
     /// `paddingGenerator` draws the fixed-D padding runs (seed it from the run seed and the image).
     public func logits(image: Tensor, context: ForwardContext, paddingGenerator: inout SeededGenerator)
         -> (logits: Variable, ranked: RankedBoxes) {
+        // BN statistics are frozen whatever the caller's context says (spec §5.4): only the tape is taken.
+        let context = ForwardContext(tape: context.tape, batchNormMode: .evaluation)
         let prepared = detector.transform(image)
         let levels = detector.backbone(Variable(prepared.batch), context)
         var unused = SeededGenerator(seed: 0)
-        let proposals = detector.rpn(levels, image: prepared, training: false, target: nil, context: context,
+        // Proposals are detached (spec §4.7 step 6), so S's output never depends on the RPN head: run it on
+        // detached levels off the tape, which saves recording (and keeping) its activations (Appendix D/B10).
+        let proposalContext = ForwardContext(tape: nil, batchNormMode: .evaluation)
+        let proposals = detector.rpn(levels.map { $0.detached() }, image: prepared, training: false, target: nil,
+                                     context: proposalContext,
                                      generator: &unused).proposals
         let (classLogits, deltas) = detector.roiHeads.boxOutputs(levels, rois: proposals, image: prepared, context)
         let ranked = extraction(logits: classLogits, deltas: deltas, proposals: proposals, image: prepared,
