@@ -13,23 +13,33 @@ public enum ClassifierLoss: String, Codable, Sendable {
 
 /// Settings of classifier training (spec §6.2).
 public struct ClassifierTrainingConfiguration: Codable, Equatable, Sendable {
+    /// Total epochs (a resumed run continues up to this number, B13).
     public var epochs = 50
+    /// Images per optimizer step; each is forwarded alone and the logits stacked (spec §5.1).
     public var batchSize = 8
+    /// Adam learning rate.
     public var learningRate = 1e-5
+    /// Adam L2 weight decay (added to the gradient, B24).
     public var weightDecay = 1e-3
+    /// BCE on one-hot labels (seed) or softmax cross-entropy (B9).
     public var loss = ClassifierLoss.binaryCrossEntropy
+    /// Write a checkpoint every this many epochs (and after the last).
     public var checkpointEvery = 10
+    /// Seeds the epoch shuffles and every image's padding runs.
     public var seed: UInt64 = 0
 
+    /// The seed's defaults (spec §6.2).
     public init() {}
 }
 
 /// A labelled slice source, loaded lazily.
 public struct LabelledSliceSource {
+    /// Number of slices.
     public var count: Int
     /// Image `[3, H, W]` in [0, 1], its class, and a stable identity (the file name) for seeding.
     public var load: (Int) throws -> (image: Tensor, label: SliceClass, identity: String)
 
+    /// A source of `count` slices served by `load`.
     public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, label: SliceClass, identity: String)) {
         self.count = count
         self.load = load
@@ -38,11 +48,17 @@ public struct LabelledSliceSource {
 
 /// Per-epoch classifier record.
 public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
+    /// 1-based epoch number.
     public var epoch: Int
+    /// Mean over batches of the batch loss.
     public var trainLoss: Double
+    /// Fraction of training slices whose argmax matched, during the pass.
     public var trainAccuracy: Double
+    /// Validation loss (mean over batches), when a validation source was given.
     public var validationLoss: Double?
+    /// Validation accuracy, when a validation source was given.
     public var validationAccuracy: Double?
+    /// Wall time of the epoch.
     public var seconds: Double
 }
 
@@ -50,12 +66,18 @@ public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
 /// optimised, batches of B images run one at a time and stacked for the loss, seeded shuffling and
 /// padding, resumable checkpoints.
 public final class ClassifierTrainer {
+    /// The classifier being trained (its trainable set is applied by `init`).
     public let model: CovidCTMaskNet
+    /// The training settings.
     public let configuration: ClassifierTrainingConfiguration
+    /// Adam over the trainable set only (spec §6.2).
     public let optimizer: Adam
+    /// One record per completed epoch.
     public private(set) var history: [ClassifierEpochRecord] = []
+    /// Epochs done so far (restored by `resume`).
     public private(set) var completedEpochs = 0
 
+    /// Applies the model's trainable set and builds Adam over it.
     public init(model: CovidCTMaskNet, configuration: ClassifierTrainingConfiguration) {
         self.model = model
         self.configuration = configuration
@@ -90,8 +112,18 @@ public final class ClassifierTrainer {
         }
     }
 
+    /// Trains until `configuration.epochs` are complete: per epoch a seeded shuffle, batches of single-image
+    /// forwards stacked for the loss, one Adam step per batch, then validation and the checkpoint rule.
+    /// - Throws: `ClassifierSetupError` before any step for a batch size below 1 or an empty training set;
+    ///   otherwise the sources' and the checkpoint writer's errors.
     public func train(training: LabelledSliceSource, validation: LabelledSliceSource?, checkpoint: URL?,
                       progress: (TrainingProgress) -> Void = { _ in }) throws {
+        var problems: [String] = []
+        if configuration.batchSize < 1 { problems.append("batch size must be at least 1, got \(configuration.batchSize)") }
+        if training.count == 0 && completedEpochs < configuration.epochs {
+            problems.append("the training set holds no images; check the training data folder or split")
+        }
+        guard problems.isEmpty else { throw ClassifierSetupError(file: "train_classifier settings", problems: problems) }
         while completedEpochs < configuration.epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -165,6 +197,8 @@ public final class ClassifierTrainer {
         }
     }
 
+    /// Writes weights, Adam state (prefix `optimizer.`) and metadata: configuration, D, s, epoch, seed, frozen
+    /// BN statistics, the trainable set, training settings and history (Appendix D/B15).
     public func saveCheckpoint(to url: URL) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
@@ -200,6 +234,8 @@ public final class ClassifierTrainer {
 
 /// Inference of the classifier over a source (no tape; deterministic padding per image).
 public enum ClassifierEvaluation {
+    /// Logits, argmax predictions and labels of every slice of `source`, in its order; padding seeded
+    /// by `seed` and each slice's identity.
     public static func run(model: CovidCTMaskNet, source: LabelledSliceSource, seed: UInt64) throws
         -> (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
         var predictions: [SliceClass] = [], labels: [SliceClass] = [], logits: [[Float]] = []

@@ -15,8 +15,9 @@ public struct ClassifierSetupError: Error, CustomStringConvertible {
         self.problems = problems
     }
 
+    /// The file and one line per problem.
     public var description: String {
-        "\(file): cannot build the classifier from this checkpoint:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+        "\(file): cannot set up the classifier:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
     }
 }
 

@@ -114,4 +114,27 @@ final class ClassifierSetupErrorTests: XCTestCase {
         })
         XCTAssertEqual(error.error.problems.count, 2, error.text)
     }
+
+    func testEmptyTrainingSetOrZeroBatchSizeFailBeforeAnyStep() throws {
+        let model = CovidCTMaskNet(configuration: ClassifierConfiguration(detector: Support.detector(), roiBatchSize: 8,
+                                                                          features: 16), seed: 1)
+        var settings = ClassifierTrainingConfiguration()
+        settings.epochs = 1
+        let empty = try XCTUnwrap(setupError {
+            try ClassifierTrainer(model: model, configuration: settings)
+                .train(training: LabelledSliceSource(count: 0) { _ in fatalError("never loaded") }, validation: nil, checkpoint: nil)
+        })
+        XCTAssertTrue(empty.text.contains("no images"), empty.text)
+        settings.batchSize = 0
+        var loads = 0
+        let batch = try XCTUnwrap(setupError {
+            try ClassifierTrainer(model: model, configuration: settings).train(
+                training: LabelledSliceSource(count: 2) { index in
+                    loads += 1
+                    return (Support.slice(.control, variant: index), .control, "\(index)")
+                }, validation: nil, checkpoint: nil)
+        })
+        XCTAssertTrue(batch.text.contains("batch size must be at least 1, got 0"), batch.text)
+        XCTAssertEqual(loads, 0, "nothing is loaded before the settings are checked")
+    }
 }

@@ -69,9 +69,11 @@ final class ClassifierTrainingTests: XCTestCase {
     }
 
     func testAfterTrainingOnlyTheTrainableSetChangedAndBNStatisticsAreBitIdentical() throws {
-        let (before, model, _) = try trainAFewSteps(downsample: false)
+        let (before, model, trainer) = try trainAFewSteps(downsample: false)
         let trainable = Set(model.trainableParameters.map(\.name))
         XCTAssertEqual(trainable, Set(Self.moduleS + Self.expectedBatchNormAffine))
+        XCTAssertEqual(Set(trainer.optimizer.parameters.map(\.name)), trainable, "Adam sees exactly the trainable set")
+        XCTAssertTrue(model.parameters.parameters.allSatisfy { $0.gradient == nil }, "buffers released after the step")
         var statistics = 0, frozen = 0
         for parameter in model.parameters.parameters {
             let unchanged = Support.bitIdentical(parameter.value.scalars, before.tensors[parameter.name]!)
