@@ -300,8 +300,14 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertEqual(resumed.completedEpochs, 1)
         XCTAssertEqual(resumed.history, trainer.history)
         XCTAssertEqual(resumed.optimizer.stepCount(of: reloaded.parameters["s2new.fc_scores.weight"]!), 2)
+        let statistics = Support.snapshot(reloaded.parameters)
         try resumed.train(training: Support.source(count: 2), validation: Support.source(count: 2, offset: 5),
                           checkpoint: nil)
+        for parameter in reloaded.parameters.parameters where parameter.name.contains("running_") {
+            XCTAssertTrue(Support.bitIdentical(parameter.value.scalars, statistics.tensors[parameter.name]!),
+                          "\(parameter.name) after a training and a validation pass")
+        }
+        XCTAssertEqual(reloaded.parameters.integerBuffers, statistics.integers)
         XCTAssertEqual(resumed.completedEpochs, 2)
         XCTAssertEqual(resumed.history.count, 2)
         XCTAssertNotNil(resumed.history[1].validationAccuracy)
