@@ -5,10 +5,13 @@ import TensorCore
 /// `[1, 5·D]`, → Linear(5D, s) → ReLU → Linear(s, s) → ReLU → Linear(s, 3) logits (Control, CP, COVID-19).
 /// Weights kaiming_normal(fan_out, relu); biases keep PyTorch's default uniform init.
 public final class ClassificationModule {
+    /// D: ranked rows per image (fixed at build time, spec §5).
     public let roiBatchSize: Int
+    /// s: hidden width (`s_features`).
     public let features: Int
     let fcScores: Linear, fcScores2: Linear, fcScoresImage: Linear
 
+    /// Registers `fc_scores`, `fc_scores_2`, `fc_scores_img` under `scope` (normally `s2new`), initialised from `generator`.
     public init(_ scope: ParameterScope, roiBatchSize: Int, features: Int, generator: inout SeededGenerator) {
         self.roiBatchSize = roiBatchSize
         self.features = features

@@ -13,23 +13,33 @@ public enum ClassifierLoss: String, Codable, Sendable {
 
 /// Settings of classifier training (spec §6.2).
 public struct ClassifierTrainingConfiguration: Codable, Equatable, Sendable {
+    /// Total epochs (a resumed run continues up to this number, B13).
     public var epochs = 50
+    /// Images per optimizer step; each is forwarded alone and the logits stacked (spec §5.1).
     public var batchSize = 8
+    /// Adam learning rate.
     public var learningRate = 1e-5
+    /// Adam L2 weight decay (added to the gradient, B24).
     public var weightDecay = 1e-3
+    /// BCE on one-hot labels (seed) or softmax cross-entropy (B9).
     public var loss = ClassifierLoss.binaryCrossEntropy
+    /// Write a checkpoint every this many epochs (and after the last).
     public var checkpointEvery = 10
+    /// Seeds the epoch shuffles and every image's padding runs.
     public var seed: UInt64 = 0
 
+    /// The seed's defaults (spec §6.2).
     public init() {}
 }
 
 /// A labelled slice source, loaded lazily.
 public struct LabelledSliceSource {
+    /// Number of slices.
     public var count: Int
     /// Image `[3, H, W]` in [0, 1], its class, and a stable identity (the file name) for seeding.
     public var load: (Int) throws -> (image: Tensor, label: SliceClass, identity: String)
 
+    /// A source of `count` slices served by `load`.
     public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, label: SliceClass, identity: String)) {
         self.count = count
         self.load = load
@@ -38,11 +48,17 @@ public struct LabelledSliceSource {
 
 /// Per-epoch classifier record.
 public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
+    /// 1-based epoch number.
     public var epoch: Int
+    /// Mean over batches of the batch loss.
     public var trainLoss: Double
+    /// Fraction of training slices whose argmax matched, during the pass.
     public var trainAccuracy: Double
+    /// Validation loss (mean over batches), when a validation source was given.
     public var validationLoss: Double?
+    /// Validation accuracy, when a validation source was given.
     public var validationAccuracy: Double?
+    /// Wall time of the epoch.
     public var seconds: Double
 }
 
@@ -50,12 +66,18 @@ public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
 /// optimised, batches of B images run one at a time and stacked for the loss, seeded shuffling and
 /// padding, resumable checkpoints.
 public final class ClassifierTrainer {
+    /// The classifier being trained (its trainable set is applied by `init`).
     public let model: CovidCTMaskNet
+    /// The training settings.
     public let configuration: ClassifierTrainingConfiguration
+    /// Adam over the trainable set only (spec §6.2).
     public let optimizer: Adam
+    /// One record per completed epoch.
     public private(set) var history: [ClassifierEpochRecord] = []
+    /// Epochs done so far (restored by `resume`).
     public private(set) var completedEpochs = 0
 
+    /// Applies the model's trainable set and builds Adam over it.
     public init(model: CovidCTMaskNet, configuration: ClassifierTrainingConfiguration) {
         self.model = model
         self.configuration = configuration
@@ -69,9 +91,17 @@ public final class ClassifierTrainer {
         SeededGenerator(seed: seed, stream: "classifier.padding.\(identity)")
     }
 
-    /// The loss of a batch of logits `[B, 3]`.
+    /// The loss of a batch of logits `[B, 3]` with the configured kind.
     func loss(_ logits: Variable, labels: [SliceClass]) -> Variable {
-        switch configuration.loss {
+        Self.loss(logits, labels: labels, kind: configuration.loss)
+    }
+
+    /// The classifier loss of logits `[B, 3]` (the B single-image outputs stacked) against `labels` (B):
+    /// sigmoid BCE against one-hot targets, mean over B·3 elements (spec §5.1), or softmax cross-entropy,
+    /// mean over B (B9).
+    public static func loss(_ logits: Variable, labels: [SliceClass], kind: ClassifierLoss) -> Variable {
+        precondition(logits.shape == [labels.count, 3], "loss needs logits [B, 3] for B = \(labels.count) labels, got \(logits.shape)")
+        switch kind {
         case .binaryCrossEntropy:
             let oneHot = Tensor(shape: [labels.count, 3], scalars: labels.flatMap { label in
                 (0..<3).map { Float($0 == label.rawValue ? 1 : 0) }
@@ -82,12 +112,22 @@ public final class ClassifierTrainer {
         }
     }
 
+    /// Trains until `configuration.epochs` are complete: per epoch a seeded shuffle, batches of single-image
+    /// forwards stacked for the loss, one Adam step per batch, then validation and the checkpoint rule.
     /// `checkCancellation` is called before every batch and may throw to stop; `epochFinished` receives
     /// each epoch's record.
+    /// - Throws: `ClassifierSetupError` before any step for a batch size below 1 or an empty training set;
+    ///   otherwise the sources' and the checkpoint writer's errors.
     public func train(training: LabelledSliceSource, validation: LabelledSliceSource?, checkpoint: URL?,
                       progress: (TrainingProgress) -> Void = { _ in },
                       checkCancellation: () throws -> Void = {},
                       epochFinished: (ClassifierEpochRecord) -> Void = { _ in }) throws {
+        var problems: [String] = []
+        if configuration.batchSize < 1 { problems.append("batch size must be at least 1, got \(configuration.batchSize)") }
+        if training.count == 0 && completedEpochs < configuration.epochs {
+            problems.append("the training set holds no images; check the training data folder or split")
+        }
+        guard problems.isEmpty else { throw ClassifierSetupError(file: "train_classifier settings", problems: problems) }
         while completedEpochs < configuration.epochs {
             let epoch = completedEpochs
             let start = Date()
@@ -163,6 +203,8 @@ public final class ClassifierTrainer {
         }
     }
 
+    /// Writes weights, Adam state (prefix `optimizer.`) and metadata: configuration, D, s, epoch, seed, frozen
+    /// BN statistics, the trainable set, training settings and history (Appendix D/B15).
     public func saveCheckpoint(to url: URL) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
@@ -175,8 +217,18 @@ public final class ClassifierTrainer {
             .write(to: url)
     }
 
+    /// Restores weights, Adam state, completed epochs and history from a checkpoint written by
+    /// `saveCheckpoint`. A checkpoint of another D or s is refused before anything is loaded.
     public func resume(from url: URL) throws {
         let file = try SafeTensorsFile.read(url)
+        guard let saved = ClassifierConfiguration.from(metadata: file.metadata) else {
+            throw ClassifierSetupError(file: file.source, problems: [
+                "not a masknet classifier checkpoint (no classifier configuration in its metadata); resume only from checkpoints written by train_classifier"])
+        }
+        let problems = WeightTransfer.mismatches(saved, roiBatchSize: model.configuration.roiBatchSize,
+                                                 features: model.configuration.features)
+            + WeightTransfer.mismatches(saved.detector, expected: model.configuration.detector)
+        guard problems.isEmpty else { throw ClassifierSetupError(file: file.source, problems: problems) }
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
         completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
@@ -188,6 +240,8 @@ public final class ClassifierTrainer {
 
 /// Inference of the classifier over a source (no tape; deterministic padding per image).
 public enum ClassifierEvaluation {
+    /// Logits, argmax predictions and labels of every slice of `source`, in its order; padding seeded
+    /// by `seed` and each slice's identity.
     public static func run(model: CovidCTMaskNet, source: LabelledSliceSource, seed: UInt64) throws
         -> (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
         var predictions: [SliceClass] = [], labels: [SliceClass] = [], logits: [[Float]] = []

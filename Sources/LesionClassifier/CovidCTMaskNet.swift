@@ -8,6 +8,7 @@ import VisionBackbones
 public enum SliceClass: Int, CaseIterable, Codable, Sendable {
     case control = 0, commonPneumonia = 1, covid19 = 2
 
+    /// Display name.
     public var name: String { ["Control", "CP", "COVID-19"][rawValue] }
 }
 
@@ -25,6 +26,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// Also train the downsample BatchNorm affine parameters (off in the seed, B10).
     public var trainDownsampleBatchNorm = false
 
+    /// A classifier on `detector` with D and s.
     public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {
         self.detector = detector
         self.roiBatchSize = roiBatchSize
@@ -41,6 +43,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         return metadata
     }
 
+    /// The configuration recorded in a classifier checkpoint's metadata, if any.
     public static func from(metadata: [String: String]) -> ClassifierConfiguration? {
         guard let json = metadata["classifier_configuration"] else { return nil }
         return try? JSONDecoder().decode(ClassifierConfiguration.self, from: Data(json.utf8))
@@ -49,12 +52,18 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
 
 /// COVID-CT-Mask-Net (spec §0.2): Faster R-CNN (no mask branch) in eval mode → ranked boxes → module S.
 public final class CovidCTMaskNet {
+    /// Its settings.
     public let configuration: ClassifierConfiguration
+    /// The Faster R-CNN underneath (no mask branch).
     public let detector: MaskRCNN
+    /// Module S (`s2new.*`).
     public let classificationModule: ClassificationModule
+    /// The classifier RoI head's ranked-box step.
     public let extraction: RankedBoxExtraction
+    /// Every tensor of the classifier (detector and S) by state-dict key.
     public var parameters: ParameterStore { detector.parameters }
 
+    /// Builds the classifier with weights initialised from `seed` (S from its own stream).
     public init(configuration: ClassifierConfiguration, seed: UInt64) {
         self.configuration = configuration
         detector = MaskRCNN(configuration: configuration.detector, seed: seed, withMasks: false)
@@ -72,10 +81,16 @@ public final class CovidCTMaskNet {
     /// `paddingGenerator` draws the fixed-D padding runs (seed it from the run seed and the image).
     public func logits(image: Tensor, context: ForwardContext, paddingGenerator: inout SeededGenerator)
         -> (logits: Variable, ranked: RankedBoxes) {
+        // BN statistics are frozen whatever the caller's context says (spec §5.4): only the tape is taken.
+        let context = ForwardContext(tape: context.tape, batchNormMode: .evaluation)
         let prepared = detector.transform(image)
         let levels = detector.backbone(Variable(prepared.batch), context)
         var unused = SeededGenerator(seed: 0)
-        let proposals = detector.rpn(levels, image: prepared, training: false, target: nil, context: context,
+        // Proposals are detached (spec §4.7 step 6), so S's output never depends on the RPN head: run it on
+        // detached levels off the tape, which saves recording (and keeping) its activations (Appendix D/B10).
+        let proposalContext = ForwardContext(tape: nil, batchNormMode: .evaluation)
+        let proposals = detector.rpn(levels.map { $0.detached() }, image: prepared, training: false, target: nil,
+                                     context: proposalContext,
                                      generator: &unused).proposals
         let (classLogits, deltas) = detector.roiHeads.boxOutputs(levels, rois: proposals, image: prepared, context)
         let ranked = extraction(logits: classLogits, deltas: deltas, proposals: proposals, image: prepared,

@@ -12,37 +12,77 @@ public struct RankedBoxes {
     public var slotSurvivors: [Int]
 }
 
+/// One candidate that survived per-class NMS: the proposal it came from and its class (1…n_c−1).
+public struct RankedSurvivor: Equatable, Sendable {
+    /// Row of the proposal (and of the predictor outputs) the candidate came from.
+    public var proposal: Int
+    /// Its class label (1…n_c−1), which selects the score column and the 4 delta columns.
+    public var label: Int
+
+    /// A survivor of `proposal` with class `label`.
+    public init(proposal: Int, label: Int) {
+        self.proposal = proposal
+        self.label = label
+    }
+}
+
 /// Spec §4.7 and Appendix D/B6, B7, B25: candidates from every proposal without score filtering,
 /// per-class NMS, the top D rows, and the seeded contiguous-run padding when fewer than D survive.
+///
+/// The work is split in two so that the deterministic part can be checked on its own: `survivors`
+/// (decode, clip, area filter, NMS, top D — all on detached values) and `rows` (the differentiable
+/// gather of [score, raw deltas] for a given slot assignment). `callAsFunction` joins them with the
+/// seeded padding.
 public struct RankedBoxExtraction {
+    /// D, the number of rows given to S.
     public let roiBatchSize: Int
+    /// IoU threshold of the per-class NMS (`roi_nms_th`).
     public let nmsThreshold: Float
 
+    /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`.
     public init(roiBatchSize: Int, nmsThreshold: Float) {
+        precondition(roiBatchSize > 0, "the classifier needs D ≥ 1 ranked rows, got \(roiBatchSize)")
         self.roiBatchSize = roiBatchSize
         self.nmsThreshold = nmsThreshold
     }
 
-    /// `logits [R, n_c]`, `deltas [R, 4·n_c]` of the box predictor over `proposals [R, 4]`.
+    /// `logits [R, n_c]`, `deltas [R, 4·n_c]` of the box predictor over `proposals [R, 4]` → `[D, 5]` rows.
     public func callAsFunction(logits: Variable, deltas: Variable, proposals: Tensor, image: TransformedImage,
                                roiHeads: RoIHeads, generator: inout SeededGenerator) -> RankedBoxes {
-        // Decoding, clipping, area filter and NMS run on detached values: no gradient flows through
-        // proposal coordinates or selection (spec §4.7 step 6). No score threshold (B25).
-        let candidates = roiHeads.candidates(logits: logits.value, deltas: deltas.value, proposals: proposals, image: image)
+        let kept = survivors(logits: logits.value, deltas: deltas.value, proposals: proposals, image: image,
+                             roiHeads: roiHeads)
+        let slots = Self.paddingSlots(survivors: kept.count, rows: roiBatchSize, generator: &generator)
+        return rows(logits: logits, deltas: deltas, survivors: kept, slots: slots)
+    }
+
+    /// The at most D candidates kept by per-class NMS, in descending score order (spec §4.7 steps 1–3).
+    /// Decoding, clipping, area filter and NMS run on detached values: no gradient flows through proposal
+    /// coordinates or selection (spec §4.7 step 6). No score threshold, whatever the detector's
+    /// configuration says (B25).
+    public func survivors(logits: Tensor, deltas: Tensor, proposals: Tensor, image: TransformedImage,
+                          roiHeads: RoIHeads) -> [RankedSurvivor] {
+        let candidates = roiHeads.candidates(logits: logits, deltas: deltas, proposals: proposals, image: image)
         let boxes = Tensor(shape: [candidates.scores.count, 4], scalars: candidates.boxes)
-        let keep = Array(BoxOperations.batchedNMS(boxes: boxes, scores: candidates.scores, groups: candidates.labels,
-                                                  iouThreshold: nmsThreshold).prefix(roiBatchSize))
-        let slots = Self.paddingSlots(survivors: keep.count, rows: roiBatchSize, generator: &generator)
-        guard !keep.isEmpty else {
-            // k = 0: D zero rows, never a crash (Appendix D/B6).
+        let keep = BoxOperations.batchedNMS(boxes: boxes, scores: candidates.scores, groups: candidates.labels,
+                                            iouThreshold: nmsThreshold).prefix(roiBatchSize)
+        return keep.map { RankedSurvivor(proposal: candidates.rows[$0], label: candidates.labels[$0]) }
+    }
+
+    /// The `[D, 5]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh] with slot i holding
+    /// survivor `slots[i]`. Repeated survivors accumulate gradient. No survivors give D zero rows (B6).
+    public func rows(logits: Variable, deltas: Variable, survivors: [RankedSurvivor], slots: [Int]) -> RankedBoxes {
+        guard !survivors.isEmpty else {
+            // k = 0: D zero rows, never a crash (Appendix D/B6). S still sees its biases' response.
             return RankedBoxes(rows: Variable(Tensor(shape: [roiBatchSize, 5])), survivorCount: 0, slotSurvivors: [])
         }
-        let rows = slots.map { candidates.rows[keep[$0]] }
-        let labels = slots.map { candidates.labels[keep[$0]] }
-        let probabilities = softmaxRows(logits)
-        let scores = gatherBlocks(probabilities, rows: rows, blocks: labels, blockWidth: 1)  // [D, 1]
-        let rawDeltas = gatherBlocks(deltas, rows: rows, blocks: labels, blockWidth: 4)    // [D, 4]
-        return RankedBoxes(rows: concatenateColumns([scores, rawDeltas]), survivorCount: keep.count, slotSurvivors: slots)
+        precondition(slots.count == roiBatchSize && slots.allSatisfy { $0 >= 0 && $0 < survivors.count },
+                     "rows needs \(roiBatchSize) slots indexing \(survivors.count) survivors, got \(slots)")
+        let proposalRows = slots.map { survivors[$0].proposal }
+        let labels = slots.map { survivors[$0].label }
+        let scores = gatherBlocks(softmaxRows(logits), rows: proposalRows, blocks: labels, blockWidth: 1)  // [D, 1]
+        let rawDeltas = gatherBlocks(deltas, rows: proposalRows, blocks: labels, blockWidth: 4)            // [D, 4]
+        return RankedBoxes(rows: concatenateColumns([scores, rawDeltas]), survivorCount: survivors.count,
+                           slotSurvivors: slots)
     }
 
     /// Which survivor fills each of the D slots. k ≥ D: the first D in order. 0 < k < D: the seed's
@@ -54,10 +94,14 @@ public struct RankedBoxExtraction {
         if k >= d { return Array(0..<d) }
         precondition(d >= 3 || k == 1, "padding needs D ≥ 3 when 1 < k < D (D = \(d), k = \(k))")
         let cuts = k > 1 ? generator.sample(k - 1, from: d - 2).map { $0 + 1 }.sorted() : []
-        let boundaries = [0] + cuts + [d]
+        return slots(boundaries: [0] + cuts + [d])
+    }
+
+    /// Survivor i fills positions [boundaries[i], boundaries[i+1]).
+    static func slots(boundaries: [Int]) -> [Int] {
         var slots: [Int] = []
-        slots.reserveCapacity(d)
-        for survivor in 0..<k {
+        slots.reserveCapacity(boundaries.last ?? 0)
+        for survivor in 0..<(boundaries.count - 1) {
             slots.append(contentsOf: [Int](repeating: survivor, count: boundaries[survivor + 1] - boundaries[survivor]))
         }
         return slots

@@ -1,0 +1,167 @@
+import LesionClassifier
+import NeuralNetwork
+import ObjectDetection
+import TensorCore
+import VisionBackbones
+import XCTest
+
+/// Module S, the classifier losses and the ranked-box extraction against PyTorch (fixtures made by
+/// Tools/make_classifier_fixtures.py; tolerance rtol 1e-4, atol 1e-6 unless stated).
+final class ClassifierParityTests: XCTestCase {
+    // MARK: - Module S
+
+    /// S with D = 8, s = 16 holding the fixture's weights.
+    func moduleS(_ fixture: SafeTensorsFile) throws -> (ParameterStore, ClassificationModule) {
+        XCTAssertEqual(fixture.metadata["roi_batch_size"], "8")
+        let store = ParameterStore()
+        var generator = SeededGenerator(seed: 0)
+        let module = ClassificationModule(ParameterScope(store: store, prefix: "s2new"), roiBatchSize: 8, features: 16,
+                                          generator: &generator)
+        XCTAssertEqual(store.parameters.map(\.name).sorted(),
+                       fixture.tensors.keys.filter { $0.hasPrefix("s2new.") }.sorted(), "S's state-dict keys")
+        for parameter in store.parameters { parameter.value = try fixture.float(parameter.name) }
+        return (store, module)
+    }
+
+    func testModuleSForwardAndBackwardMatchPyTorch() throws {
+        let fixture = try classifierFixture("module_s")
+        let (store, module) = try moduleS(fixture)
+        let tape = GradientTape()
+        let input = tape.watch(try fixture.float("input"))
+        let logits = module(input, ForwardContext(tape: tape, batchNormMode: .evaluation))
+        assertClose(logits.value, try fixture.float("logits"), "S logits")
+        tape.backward(from: logits, seed: try fixture.float("upstream"))
+        assertClose(try XCTUnwrap(tape.gradient(of: input)), try fixture.float("input_grad"), "∂/∂ ranked rows")
+        for parameter in store.parameters {
+            assertClose(try XCTUnwrap(parameter.gradient, parameter.name), try fixture.float("grad." + parameter.name),
+                        "∂/∂ \(parameter.name)")
+        }
+    }
+
+    /// Two images run one at a time, stacked to [2, 3], then the loss (spec §5.1; B9's option).
+    func testClassifierLossesOfStackedSingleImageOutputsMatchPyTorch() throws {
+        let fixture = try classifierFixture("module_s")
+        let (store, module) = try moduleS(fixture)
+        let batch = try fixture.float("batch_input").scalars
+        let labels = try fixture.ints("batch_labels").map { try XCTUnwrap(SliceClass(rawValue: $0)) }
+        for (kind, key) in [(ClassifierLoss.binaryCrossEntropy, "bce"), (.softmaxCrossEntropy, "softmax")] {
+            store.zeroGradients()
+            let tape = GradientTape()
+            let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
+            let outputs = (0..<2).map { image in
+                module(Variable(Tensor(shape: [8, 5], scalars: Array(batch[(40 * image)..<(40 * image + 40)]))), context)
+            }
+            let logits = concatenateRows(outputs)
+            assertClose(logits.value, try fixture.float("\(key).logits"), "\(key) stacked logits")
+            let loss = ClassifierTrainer.loss(logits, labels: labels, kind: kind)
+            assertClose(loss.value.reshaped([1]), try fixture.float("\(key).loss"), "\(key) loss")
+            tape.backward(from: loss)
+            for parameter in store.parameters {
+                assertClose(try XCTUnwrap(parameter.gradient), try fixture.float("\(key).grad.\(parameter.name)"),
+                            "\(key) ∂loss/∂ \(parameter.name)")
+            }
+        }
+    }
+
+    // MARK: - Ranked boxes
+
+    /// The extraction, box heads (for n_c and the (10, 10, 5, 5) coder) and transformed image of a fixture.
+    /// The detector keeps its default box score threshold 0.05: the classifier path must ignore it (B25).
+    func extractionSetup(_ fixture: SafeTensorsFile) throws -> (RankedBoxExtraction, RoIHeads, TransformedImage) {
+        let classCount = try XCTUnwrap(Int(fixture.metadata["num_classes"] ?? ""))
+        let rows = try XCTUnwrap(Int(fixture.metadata["roi_batch_size"] ?? ""))
+        let height = try XCTUnwrap(Int(fixture.metadata["image_height"] ?? ""))
+        let width = try XCTUnwrap(Int(fixture.metadata["image_width"] ?? ""))
+        var configuration = MaskRCNNConfiguration(backbone: BackboneConfiguration(depth: .resnet18, truncation: 1),
+                                                  maskType: classCount == 3 ? .both : .merge)
+        configuration.minSize = min(height, width)
+        configuration.maxSize = 2 * max(height, width)
+        XCTAssertEqual(configuration.boxScoreThreshold, 0.05)
+        var generator = SeededGenerator(seed: 0)
+        let heads = RoIHeads(ParameterScope(store: ParameterStore(), prefix: "roi_heads"), configuration: configuration,
+                             withMasks: false, generator: &generator)
+        let image = DetectionTransform(configuration: configuration)(Tensor(shape: [3, height, width]))
+        XCTAssertEqual([image.height, image.width], [height, width], "the transform must keep the fixture's image size")
+        let threshold = try XCTUnwrap(Float(fixture.metadata["nms_threshold"] ?? ""))
+        return (RankedBoxExtraction(roiBatchSize: rows, nmsThreshold: threshold), heads, image)
+    }
+
+    /// Survivors exactly, rows and their gradients with the fixture's slots, and the seeded call's structure.
+    func checkRankedBoxes(_ name: String, expectedSurvivors: Int) throws {
+        let fixture = try classifierFixture("ranked_boxes_\(name)")
+        let (extraction, heads, image) = try extractionSetup(fixture)
+        let d = extraction.roiBatchSize
+        let classLogits = try fixture.float("class_logits"), deltas = try fixture.float("deltas")
+        let proposals = try fixture.float("proposals")
+
+        let survivors = extraction.survivors(logits: classLogits, deltas: deltas, proposals: proposals, image: image,
+                                             roiHeads: heads)
+        XCTAssertEqual(survivors.count, expectedSurvivors, "\(name): k")
+        XCTAssertEqual(survivors.map(\.proposal), try fixture.ints("survivor_proposals"), "\(name): survivor proposals")
+        XCTAssertEqual(survivors.map(\.label), try fixture.ints("survivor_labels"), "\(name): survivor labels")
+
+        // Rows and gradients with the fixture's (torch.randperm) slots.
+        let slots = try fixture.ints("slots")
+        let tape = GradientTape()
+        let trackedLogits = tape.watch(classLogits), trackedDeltas = tape.watch(deltas)
+        let ranked = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: survivors, slots: slots)
+        XCTAssertEqual(ranked.survivorCount, expectedSurvivors)
+        let expectedRows = try fixture.float("rows")
+        assertClose(ranked.rows.value, expectedRows, "\(name): ranked rows")
+        if expectedSurvivors > 0 {
+            let scores = stride(from: 0, to: 5 * d, by: 5).map { ranked.rows.value.scalars[$0] }
+            XCTAssertEqual(scores, scores.sorted(by: >), "\(name): rows in descending score order")
+            tape.backward(from: ranked.rows, seed: try fixture.float("upstream"))
+            assertClose(try XCTUnwrap(tape.gradient(of: trackedLogits)), try fixture.float("class_logits_grad"),
+                        "\(name): ∂rows/∂class logits")
+            assertClose(try XCTUnwrap(tape.gradient(of: trackedDeltas)), try fixture.float("deltas_grad"),
+                        "\(name): ∂rows/∂deltas")
+        } else {
+            XCTAssertFalse(ranked.rows.requiresGradient, "k = 0: the zero rows are a constant")
+            XCTAssertEqual(ranked.rows.value.scalars, [Float](repeating: 0, count: 5 * d))
+        }
+
+        // The seeded call: same survivors, padding with our generator. Every row must be one survivor's row.
+        var generator = SeededGenerator(seed: 77, stream: "parity.\(name)")
+        let seeded = extraction(logits: Variable(classLogits), deltas: Variable(deltas), proposals: proposals, image: image,
+                                roiHeads: heads, generator: &generator)
+        XCTAssertEqual(seeded.rows.shape, [d, 5])
+        XCTAssertEqual(seeded.survivorCount, expectedSurvivors)
+        guard expectedSurvivors > 0 else {
+            XCTAssertEqual(seeded.rows.value.scalars, [Float](repeating: 0, count: 5 * d), "k = 0 gives D zero rows")
+            return
+        }
+        var survivorRows: [Int: ArraySlice<Float>] = [:]
+        for (position, survivor) in slots.enumerated() where survivorRows[survivor] == nil {
+            survivorRows[survivor] = expectedRows.scalars[(5 * position)..<(5 * position + 5)]
+        }
+        XCTAssertEqual(seeded.slotSurvivors.count, d)
+        XCTAssertEqual(seeded.slotSurvivors, seeded.slotSurvivors.sorted(), "\(name): contiguous runs in score order")
+        XCTAssertEqual(Set(seeded.slotSurvivors), Set(0..<min(expectedSurvivors, d)), "\(name): every survivor present")
+        XCTAssertEqual(seeded.slotSurvivors.last, min(expectedSurvivors, d) - 1, "\(name): position D−1 holds the last")
+        for (position, survivor) in seeded.slotSurvivors.enumerated() {
+            let row = Tensor(shape: [5], scalars: Array(seeded.rows.value.scalars[(5 * position)..<(5 * position + 5)]))
+            assertClose(row, Tensor(shape: [5], scalars: Array(try XCTUnwrap(survivorRows[survivor]))),
+                        "\(name): seeded row \(position) = survivor \(survivor)")
+        }
+    }
+
+    /// k ≥ D: only the top D of 83 NMS survivors, classes interleaved; includes clamped dw/dh.
+    func testRankedBoxesWithMoreSurvivorsThanRowsMatchPyTorch() throws {
+        try checkRankedBoxes("many", expectedSurvivors: 16)
+    }
+
+    /// k = 7 < D = 16: zero-area candidates dropped before NMS, one suppressed, a score below the detector's
+    /// 0.05 threshold kept (B25), then the contiguous-run padding with the fixture's slots.
+    func testRankedBoxesWithFewerSurvivorsThanRowsMatchPyTorch() throws {
+        try checkRankedBoxes("few", expectedSurvivors: 7)
+        let fixture = try classifierFixture("ranked_boxes_few")
+        XCTAssertLessThan(try fixture.float("rows").scalars.enumerated().filter { $0.offset % 5 == 0 }.map(\.element).min()!,
+                          0.05, "the fixture must hold a survivor the segmentation threshold would drop")
+    }
+
+    /// k = 0: every candidate has zero area; D zero rows and no crash (Appendix D/B6).
+    func testRankedBoxesWithoutSurvivorsAreZeroRows() throws {
+        try checkRankedBoxes("none", expectedSurvivors: 0)
+    }
+}
