@@ -6,6 +6,6 @@ struct Masknet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "masknet",
         abstract: "Rerun, check and extend COVID-CT-Mask-Net: lesion segmentation and COVID-19 classification.",
-        subcommands: [Model.self, Bench.self, CocoEval.self, Synth.self]
+        subcommands: [Model.self, Bench.self, CocoEval.self, Synth.self, Infer.self]
     )
 }
