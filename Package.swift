@@ -68,7 +68,7 @@ let package = Package(
 
         // Test targets: one per module.
         .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
-                    path: "Tests/MaskNetWorkflowsTests"),
+                    path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
