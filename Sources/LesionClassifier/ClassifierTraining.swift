@@ -211,8 +211,8 @@ public final class ClassifierTrainer {
         metadata["seed"] = "\(configuration.seed)"
         metadata["bn_statistics"] = "frozen"
         metadata["trainable_set"] = model.configuration.trainDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
-        metadata["training"] = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
-        metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        metadata["training"] = canonicalJSONString(configuration)
+        metadata["history"] = canonicalJSONString(history)
         try model.parameters.stateDictionary(metadata: metadata).merging(optimizer.exportState(), prefix: "optimizer.")
             .write(to: url)
     }

@@ -39,7 +39,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         metadata["format"] = "masknet-classifier"
         metadata["roi_batch_size"] = "\(roiBatchSize)"
         metadata["s_features"] = "\(features)"
-        metadata["classifier_configuration"] = String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
+        metadata["classifier_configuration"] = canonicalJSONString(self)
         return metadata
     }
 

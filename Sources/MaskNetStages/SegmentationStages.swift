@@ -107,3 +107,45 @@ struct EvaluateMapStage: StageKind {
         return StageResult(metrics: result.metrics)
     }
 }
+
+/// `infer_segmentation`: detections, label masks and overlays for a folder of slices (spec §8).
+struct InferSegmentationStage: StageKind {
+    let name = "infer_segmentation"
+    let version = "1"
+    let summary = "Run a segmentation checkpoint over a folder of slices: COCO results, label-mask PNGs, overlays."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("score_threshold", .number, default: 0.05, minimum: -1, maximum: 1, description: "Detections need a class probability above this."),
+        ParameterSpec("nms_threshold", .number, default: 0.5, minimum: 0, maximum: 1, description: "Per-class NMS IoU."),
+        ParameterSpec("detections_per_image", .integer, default: 100, minimum: 1, description: "Detections kept per slice."),
+        ParameterSpec("mask_logit_threshold", .number, default: 0.5, description: "Mask logit threshold (spec B5)."),
+        ParameterSpec("overlays", .integer, default: 20, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
+        ParameterSpec("subfolder", .string, default: "segmentation/imgs",
+                      description: "Folder of slices inside the images input (empty: the input itself)."),
+    ]
+    let inputSlots: [InputSlot] = [
+        InputSlot("checkpoint", description: "A segmentation checkpoint."),
+        InputSlot("images", description: "A folder holding the slices (a generated data set, or file:PATH)."),
+    ]
+    let determinism = Determinism.deterministic
+    var reportedMetrics: [String] { ["images", "detections", "images_with_detections"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["inference"] }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let p = context.parameters
+        var images = StageSupport.input(context, "images")
+        let subfolder = p.string("subfolder")
+        if !subfolder.isEmpty, FileManager.default.fileExists(atPath: images.appendingPathComponent(subfolder).path) {
+            images = images.appendingPathComponent(subfolder)
+        }
+        let options = SegmentationInferenceOptions(
+            scoreThreshold: Float(p.double("score_threshold")), nmsThreshold: Float(p.double("nms_threshold")),
+            detectionsPerImage: p.int("detections_per_image"), maskLogitThreshold: Float(p.double("mask_logit_threshold")),
+            overlayLimit: p.int("overlays"))
+        let summary = try SegmentationInference.run(checkpoint: StageSupport.input(context, "checkpoint"), images: images,
+                                                    output: context.outputURL("inference"), options: options) { done, _, total in
+            context.report(StageProgress(step: done, steps: total, unit: "slices", fraction: Double(done) / Double(max(total, 1))))
+        }
+        return StageResult(metrics: ["images": Double(summary.imageCount), "detections": Double(summary.detectionCount),
+                                     "images_with_detections": Double(summary.imagesWithDetections)])
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNetwork
 import VisionBackbones
 
 /// Which lesion classes the detector separates (spec §1.1.3, Appendix D/B1).
@@ -68,7 +69,7 @@ public struct MaskRCNNConfiguration: Codable, Equatable, Sendable {
 
     /// The configuration as the metadata block of a checkpoint (Appendix D/B15).
     public func metadata() -> [String: String] {
-        let json = (try? JSONEncoder().encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let json = canonicalJSONString(self)
         return [
             "format": "masknet-maskrcnn", "backbone": backbone.depth.rawValue, "truncation": "\(backbone.truncation)",
             "mask_type": maskType.rawValue, "num_classes": "\(classCount)",

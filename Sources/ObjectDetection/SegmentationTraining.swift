@@ -145,8 +145,8 @@ public final class SegmentationTrainer {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
         metadata["seed"] = "\(configuration.seed)"
-        metadata["training"] = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
-        metadata["history"] = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        metadata["training"] = canonicalJSONString(configuration)
+        metadata["history"] = canonicalJSONString(history)
         let file = model.parameters.stateDictionary(metadata: metadata)
             .merging(optimizer.exportState(), prefix: "optimizer.")
         try file.write(to: url)
