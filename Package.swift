@@ -67,6 +67,8 @@ let package = Package(
         ], swiftSettings: optimized),
 
         // Test targets: one per module.
+        .testTarget(name: "MaskNetStagesTests", dependencies: ["MaskNetStages", "PipelineEngine"],
+                    path: "Tests/MaskNetStagesTests"),
         .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],

@@ -21,7 +21,7 @@ final class ScratchLearningExperiment: XCTestCase {
         try DatasetSplit.write(parts[0], to: URL(fileURLWithPath: "/tmp/learn-train.txt"))
         try DatasetSplit.write(parts[1], to: URL(fileURLWithPath: "/tmp/learn-test.txt"))
         var model = MaskRCNNConfiguration(backbone: BackboneConfiguration(depth: .resnet18, truncation: 1), maskType: .merge)
-        model.minSize = 128; model.maxSize = 256
+        let minSize = Int(ProcessInfo.processInfo.environment["LEARN_MIN"] ?? "128")!; model.minSize = minSize; model.maxSize = 2 * minSize
         var training = SegmentationTrainingConfiguration()
         training.epochs = epochs; training.learningRate = lr; training.seed = 5; training.checkpointEvery = 1
         let out = URL(fileURLWithPath: "/tmp/learn-out"); try? FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -33,8 +33,11 @@ final class ScratchLearningExperiment: XCTestCase {
             outputHistory: out.appendingPathComponent("history.json"), outputCurve: out.appendingPathComponent("curve.png"),
             progress: { p in if p.step % 100 == 0 { print("epoch \(p.epoch) step \(p.step)/\(p.steps) loss \(p.loss) \(p.slicesPerSecond)/s") } },
             log: { print($0, Date().timeIntervalSince(start)) })
-        let result = try SegmentationEvaluationWorkflow().run(checkpoint: out.appendingPathComponent("resume.safetensors"), dataset: seg,
+        for score in [Float(0.05), 0.3, 0.6] {
+        var ev = SegmentationEvaluationWorkflow(); ev.scoreThreshold = score
+        let result = try ev.run(checkpoint: out.appendingPathComponent("resume.safetensors"), dataset: seg,
                                                               split: URL(fileURLWithPath: "/tmp/learn-test.txt"), outputDirectory: out.appendingPathComponent("eval"))
-        print("RESULT", result.seedMAP.summaryLines, result.cocoMask.summaryLines.prefix(3), Date().timeIntervalSince(start))
+        print("RESULT", score, result.seedMAP.summaryLines, result.cocoMask.summaryLines.prefix(3), Date().timeIntervalSince(start))
+        }
     }
 }
