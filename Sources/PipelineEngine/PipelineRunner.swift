@@ -200,6 +200,7 @@ public final class PipelineRunner: @unchecked Sendable {
             try store.writeAtomically(Data(csv.utf8), to: folder.appendingPathComponent("sweep-\(base).csv"), durable: false)
         }
         try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"), durable: false)
+        try RunReportPage.write(record, store: store, folder: folder)
     }
 
     static func stub(_ s: ResolvedStage, status: String, reason: String) -> StageRunRecord {
