@@ -69,7 +69,7 @@ public final class RegionProposalNetwork {
     }
 
     /// Runs the RPN on the pyramid of one image. `training` selects the top-n values and computes losses
-    /// against `target` (which must not be empty).
+    /// against `target` (an empty target makes every anchor a negative).
     public func callAsFunction(_ levels: [Variable], image: TransformedImage, training: Bool,
                                target: DetectionTarget?, context: ForwardContext,
                                generator: inout SeededGenerator) -> Output {
