@@ -5,7 +5,12 @@ median of N training steps (forward with the five losses, backward, Adam lr 1e-5
 of N inferences (eval mode, no_grad) on a slice with two elliptical lesions. Prints one JSON object.
 Needs torch and torchvision (never run by CI)."""
 import argparse, json, os, resource, sys, time
-import torch
+
+# The benchmark machine is shared: a spinning OpenMP pool (the default) loses up to 3x when a worker is
+# descheduled (measured: R18-t1 training step 2.35 s spinning vs 0.82 s passive on the same loaded machine).
+# Passive waiting is PyTorch's best case here; export OMP_WAIT_POLICY=ACTIVE to measure the default.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_maskrcnn_fixtures import build  # noqa: E402
@@ -71,4 +76,5 @@ for _ in range(a.runs):
     t = time.perf_counter(); infer(); inference.append(time.perf_counter() - t)
 print(json.dumps({"model": a.model, "training_step_seconds": median(train), "inference_seconds": median(inference),
                   "detections": detections, "peak_resident_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "threads": torch.get_num_threads(), "torch": torch.__version__}))
+                  "threads": torch.get_num_threads(), "torch": torch.__version__,
+                  "omp_wait_policy": os.environ["OMP_WAIT_POLICY"]}))

@@ -156,3 +156,24 @@ final class MaskRCNNEdgeCaseTests: XCTestCase {
         XCTAssertTrue(detections.boxes.scalars.allSatisfy { $0 >= 0 && $0 <= Float(size) })
     }
 }
+
+/// The selection-based top-k of proposal filtering against a full sort (ties: lower index first).
+final class ProposalTopKTests: XCTestCase {
+    func testTopIndicesEqualsFullSortIncludingTies() {
+        var generator = SeededGenerator(seed: 77)
+        for trial in 0..<20 {
+            let count = 50 + generator.nextInt(below: 3000)
+            // Few distinct values in half the trials, to force many ties at the threshold.
+            let values: [Float] = (0..<count).map { _ in
+                trial % 2 == 0 ? Float(generator.nextInt(below: 7)) : generator.nextNormal()
+            }
+            let start = generator.nextInt(below: 20)
+            let range = start..<count
+            for k in [1, 2, 17, range.count / 2, range.count - 1, range.count, range.count + 5] where k > 0 {
+                let expected = Array(Array(range).sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+                    .prefix(k))
+                XCTAssertEqual(RegionProposalNetwork.topIndices(values, range: range, k: k), expected, "trial \(trial) k \(k)")
+            }
+        }
+    }
+}
