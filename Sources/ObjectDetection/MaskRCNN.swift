@@ -47,10 +47,13 @@ public final class MaskRCNN {
     }
 
     /// One training image's five losses (BN in training mode unless the context says otherwise).
-    /// The image must have at least one instance: the seed skips empty slices (spec §1.1.4).
+    ///
+    /// An image without instances is handled the torchvision ≥ 0.6 way: every anchor and proposal is a
+    /// negative, the objectness and classifier losses are computed on the sampled negatives, and the box,
+    /// RPN box and mask losses are exactly 0. Segmentation training still skips empty slices as the seed
+    /// does (spec §1.1.4, Appendix D/B3); this path serves validation losses and edge cases.
     public func losses(image: Tensor, target: DetectionTarget, context: ForwardContext,
                        generator: inout SeededGenerator) -> MaskRCNNLosses {
-        precondition(!target.isEmpty, "MaskRCNN.losses needs at least one instance; skip empty slices")
         let prepared = transform(image, target: target)
         let levels = backbone(Variable(prepared.batch), context)
         let rpnOutput = rpn(levels, image: prepared, training: true, target: prepared.target, context: context,

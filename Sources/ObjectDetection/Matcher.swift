@@ -31,10 +31,13 @@ public struct Matcher: Sendable {
     /// maximum gets its own best ground truth back, even below the thresholds. As in the seed this also
     /// holds when that maximum is 0 (a ground truth touching no anchor re-labels all anchors it has IoU 0
     /// with). Ties between ground truths for one anchor go to the lowest index.
+    ///
+    /// An image without ground truth (`G = 0`) makes every anchor negative (`belowLowThreshold`), as
+    /// torchvision ≥ 0.6 does for background-only images (the seed's 0.3 raised an error there).
     public func callAsFunction(_ iou: Tensor) -> [Int] {
         precondition(iou.rank == 2, "Matcher needs an IoU matrix [G, A], got \(iou.shape)")
         let (g, a) = (iou.shape[0], iou.shape[1])
-        precondition(g > 0, "Matcher got no ground-truth boxes (IoU matrix \(iou.shape)): callers must skip images without targets")
+        if g == 0 { return [Int](repeating: Matcher.belowLowThreshold, count: a) }
         precondition(a > 0, "Matcher got no anchors or proposals (IoU matrix \(iou.shape))")
         return iou.withUnsafeBufferPointer { q in
             var best = [Int](repeating: 0, count: a)

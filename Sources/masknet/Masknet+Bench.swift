@@ -8,7 +8,7 @@ extension Masknet {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks that print our time, the reference's time and their ratio.",
-            subcommands: [BackboneCommand.self, BackboneWorker.self, RoICommand.self])
+            subcommands: [BackboneCommand.self, BackboneWorker.self, RoICommand.self, MaskRCNNCommand.self, MaskRCNNWorker.self])
     }
 }
 

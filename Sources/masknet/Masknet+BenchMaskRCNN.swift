@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import ObjectDetection
+import TensorCore
+import VisionBackbones
+
+extension Masknet.Bench {
+    /// `masknet bench maskrcnn`: Mask R-CNN training step and inference against the PyTorch seed configuration.
+    struct MaskRCNNCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "maskrcnn",
+            abstract: "Time a Mask R-CNN training step (forward, backward, Adam) and inference at 512×512 on a slice with two lesions, beside PyTorch.")
+
+        @Option(help: "Models to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
+        var model: [String] = ["resnet18-1", "resnet50"]
+        @Option(help: "Square image size.") var size = 512
+        @Option(help: "Timed repetitions (the median is reported).") var runs = 5
+        @Option(help: "Threads for our kernels and OpenBLAS, and for PyTorch (default: all cores).") var threads: Int?
+        @Option(help: "A Python with torch and torchvision; runs Tools/bench_maskrcnn_torch.py for the reference side.")
+        var python: String?
+        @Flag(help: "Print JSON instead of a table.") var json = false
+
+        func validate() throws {
+            guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
+            guard size >= 64, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32 and ≥ 64, got \(size)") }
+            if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+            for name in model { _ = try BackboneCommand.parse(name) }
+        }
+
+        func run() throws {
+            if let threads { ThreadingConfiguration.workerCount = threads }
+            let threadCount = ThreadingConfiguration.workerCount
+            for name in model {
+                // Each model is measured in its own child process, so peak memory is that model's alone.
+                let output = try BackboneCommand.runProcess(CommandLine.arguments[0], [
+                    "bench", "maskrcnn-worker", name, "--size", "\(size)", "--runs", "\(runs)", "--threads", "\(threadCount)"])
+                let ours = try JSONDecoder().decode(MaskRCNNBenchmark.Result.self, from: output)
+                var reference: [String: Any]?
+                if let python {
+                    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                        .deletingLastPathComponent().appendingPathComponent("Tools/bench_maskrcnn_torch.py").path
+                    let data = try BackboneCommand.runProcess(python, [script, "--model", name, "--size", "\(size)",
+                                                                       "--runs", "\(runs)", "--threads", "\(threadCount)"])
+                    guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                        throw ValidationError("Tools/bench_maskrcnn_torch.py printed no JSON object")
+                    }
+                    reference = object
+                }
+                if json {
+                    var object: [String: Any] = ["model": name,
+                                                 "ours": try JSONSerialization.jsonObject(with: JSONEncoder().encode(ours))]
+                    if let reference { object["pytorch"] = reference }
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                    continue
+                }
+                print("Mask R-CNN \(ours.model) at \(ours.imageSize)², \(ours.threads) threads, \(ours.detections) detections")
+                let stages = ours.inferenceStages.sorted { $0.value > $1.value }
+                    .map { String(format: "%@ %.3f", $0.key, $0.value) }.joined(separator: ", ")
+                print("  inference stages (s): \(stages)")
+                if let reference, let train = reference["training_step_seconds"] as? Double,
+                   let infer = reference["inference_seconds"] as? Double,
+                   let memory = reference["peak_resident_mib"] as? Double {
+                    print("  pass            masknet      pytorch     ratio")
+                    print(String(format: "  training step %8.3f s   %8.3f s   %6.2f", ours.trainingStepSeconds, train, ours.trainingStepSeconds / train))
+                    print(String(format: "  inference     %8.3f s   %8.3f s   %6.2f", ours.inferenceSeconds, infer, ours.inferenceSeconds / infer))
+                    print(String(format: "  peak memory   %8.0f MiB %8.0f MiB %6.2f", ours.peakResidentMiB, memory, ours.peakResidentMiB / memory))
+                } else {
+                    print(String(format: "  training step %.3f s, inference %.3f s, peak memory %.0f MiB (pass --python to compare with PyTorch)",
+                                 ours.trainingStepSeconds, ours.inferenceSeconds, ours.peakResidentMiB))
+                }
+            }
+        }
+    }
+
+    /// The measuring child of `bench maskrcnn` (one model per process, for honest peak memory).
+    struct MaskRCNNWorker: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "maskrcnn-worker", shouldDisplay: false)
+        @Argument var model: String
+        @Option var size = 512
+        @Option var runs = 5
+        @Option var threads: Int?
+
+        func run() throws {
+            if let threads { ThreadingConfiguration.workerCount = threads }
+            let backbone = try BackboneCommand.parse(model)
+            let configuration = MaskRCNNConfiguration(backbone: backbone, maskType: .merge)
+            let result = MaskRCNNBenchmark(configuration: configuration, runs: runs).run(imageSize: size)
+            print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+        }
+    }
+}
