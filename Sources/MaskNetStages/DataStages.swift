@@ -49,12 +49,16 @@ struct SplitDatasetStage: StageKind {
                       description: "Names of the parts, written as <name>.txt."),
         ParameterSpec("fractions", .list(.number), default: [0.7, 0.1, 0.2], minimum: 0, maximum: 1,
                       description: "Fraction of slices per part (same order as parts; must sum to 1)."),
+        ParameterSpec("lists", .table(.string), default: [:],
+                      description: "Split files to adopt instead of a random split: part name → path of a file with one slice name per line (the seed's format). Every listed name must exist."),
     ]
+
+    func externalState(for parameters: ParameterValues) -> JSONValue? {
+        let lists = parameters["lists"]?.objectValue ?? [:]
+        return lists.isEmpty ? nil : ExternalState.fingerprint(lists.keys.sorted().compactMap { lists[$0]?.stringValue })
+    }
     let inputSlots: [InputSlot] = [
-        InputSlot("dataset", description: "A data set folder (a generated one, or file:PATH to real data)."),
-        InputSlot("train_list", description: "Optional split file for the first part (one file name per line).", optional: true),
-        InputSlot("validation_list", description: "Optional split file for the second part.", optional: true),
-        InputSlot("test_list", description: "Optional split file for the third part.", optional: true),
+        InputSlot("dataset", description: "A data set folder (synthesize_dataset or import_dataset output)."),
     ]
     let determinism = Determinism.seeded
     func outputNames(for parameters: ParameterValues) -> [String] { ["splits"] }
@@ -74,9 +78,8 @@ struct SplitDatasetStage: StageKind {
         } else {
             names = try ClassificationDataset(folder: folder).names
         }
-        let given = zip(["train_list", "validation_list", "test_list"], parts).compactMap { slot, part in
-            context.input(slot).map { (part, $0) }
-        }
+        let given = (p["lists"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+            .map { ($0.key, URL(fileURLWithPath: $0.value.stringValue ?? "")) }
         var result: [(String, [String])] = []
         if !given.isEmpty {
             let imageFolder = layout == "segmentation" ? folder.appendingPathComponent("imgs") : folder
@@ -96,5 +99,47 @@ struct SplitDatasetStage: StageKind {
             context.log("\(part): \(members.count) slices")
         }
         return StageResult(metrics: metrics)
+    }
+}
+
+/// `import_dataset`: brings a real data set (a folder named by a parameter) into the store, so that the
+/// pipeline validates anywhere and every later stage keys on the data's content.
+struct ImportDatasetStage: StageKind {
+    let name = "import_dataset"
+    let version = "1"
+    let summary = "Bring a data-set folder (CNCB imgs/ and masks/, or COVIDx-CT slices) into the store."
+    let parameters: [ParameterSpec] = [
+        ParameterSpec("path", .string, description: "The folder to import (absolute, or relative to where masknet runs)."),
+    ]
+    let inputSlots: [InputSlot] = []
+    let determinism = Determinism.deterministic
+    var reportedMetrics: [String] { ["files"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["dataset"] }
+
+    func externalState(for parameters: ParameterValues) -> JSONValue? {
+        ExternalState.fingerprint([parameters.string("path")])
+    }
+
+    func execute(_ context: StageContext) throws -> StageResult {
+        let source = URL(fileURLWithPath: context.parameters.string("path"))
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw WorkflowError("import_dataset: \(source.path) is not a folder; set the stage's path to the data set (for example with --set \(context.stageName).path=/data/cncb/train)")
+        }
+        let output = context.outputURL("dataset")
+        var count = 0
+        let enumerator = FileManager.default.enumerator(at: source, includingPropertiesForKeys: [.isRegularFileKey])
+        while let file = enumerator?.nextObject() as? URL {
+            guard (try? file.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            let relative = String(file.path.dropFirst(source.path.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            let target = output.appendingPathComponent(relative)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            // A hard link costs no space on the same file system; the store makes its own read-only copy.
+            if link(file.path, target.path) != 0 { try FileManager.default.copyItem(at: file, to: target) }
+            count += 1
+            if context.isCancelled { throw StageCancelled() }
+        }
+        context.log("imported \(count) files from \(source.path)")
+        return StageResult(metrics: ["files": Double(count)])
     }
 }

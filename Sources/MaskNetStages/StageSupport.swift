@@ -8,7 +8,7 @@ import VisionBackbones
 public enum MaskNetStageKinds {
     /// Every kind this module provides.
     public static let all: [any StageKind] = [
-        SynthesizeDatasetStage(), SplitDatasetStage(), TrainSegmentationStage(), EvaluateMapStage(), InferSegmentationStage(),
+        SynthesizeDatasetStage(), ImportDatasetStage(), SplitDatasetStage(), TrainSegmentationStage(), EvaluateMapStage(), InferSegmentationStage(),
         TransferWeightsStage(), FreezeBatchNormStage(), TrainClassifierStage(), EvaluateClassifierStage(),
     ]
 

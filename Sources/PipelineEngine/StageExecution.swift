@@ -23,15 +23,16 @@ public struct StageSpec: Sendable {
     public init(kind: any StageKind, parameters: ParameterValues, inputs: [String: InputBinding], seed: UInt64) {
         var inputJSON: [String: JSONValue] = [:]
         for (slot, b) in inputs { inputJSON[slot] = b.json }
-        let components = JSONValue.object([
+        var fields: [String: JSONValue] = [
             "format": .integer(ArtifactStore.formatVersion),
             "kind": .string(kind.name),
             "version": .string(kind.version),
             "params": .object(parameters.values),
             "inputs": .object(inputJSON),
             "seed": .string(String(seed)),
-        ])
-        self.init(components: components)
+        ]
+        if let external = kind.externalState(for: parameters) { fields["external"] = external }
+        self.init(components: .object(fields))
     }
 
     /// Wraps a spec file read back from the store: the key is the hash of the stored bytes, which are

@@ -29,6 +29,11 @@ public protocol StageKind: Sendable {
     var reportedMetrics: [String] { get }
     /// Whether the outputs are a function of the key (recorded, and shown by `plan`).
     var determinism: Determinism { get }
+    /// A fingerprint of what the stage reads from outside the store (a data folder named by a parameter,
+    /// see `ExternalState.fingerprint`), computed when the key is made and part of it; nil for none.
+    /// This lets a pipeline name real data by a parameter that validates anywhere, while a change to the
+    /// data still changes the key.
+    func externalState(for parameters: ParameterValues) -> JSONValue?
     /// Runs the stage: read `context.inputs`, write every output to `context.outputURL(name)`.
     /// Throw to fail; a failure is never cached.
     func execute(_ context: StageContext) throws -> StageResult
@@ -37,6 +42,9 @@ public protocol StageKind: Sendable {
 extension StageKind {
     /// By default a kind only accepts its declared input slots.
     public var acceptsAdditionalInputs: Bool { false }
+
+    /// By default a kind reads nothing outside the store.
+    public func externalState(for parameters: ParameterValues) -> JSONValue? { nil }
     /// By default the metrics are not declared in advance.
     public var reportedMetrics: [String] { [] }
 }
