@@ -91,17 +91,11 @@ public struct ClassifierTrainingWorkflow {
             log(String(format: "epoch %d: train loss %.4f, accuracy %.3f%@ (%.1f s)", r.epoch, r.trainLoss, r.trainAccuracy,
                        r.validationAccuracy.map { String(format: ", validation accuracy %.3f", $0) } ?? "", r.seconds))
         }
-        try FileManager.default.copyItem(at: resumeCheckpoint, to: outputCheckpoint)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(trainer.history).write(to: outputHistory, options: .atomic)
-        if let outputCurve {
-            let chart = LineChart(title: "Classifier loss", xLabel: "epoch", series: [
-                .init(name: "train", points: trainer.history.map { (Double($0.epoch), $0.trainLoss) }),
-                .init(name: "validation", points: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } }),
-            ])
-            try PNGEncoder.write(bytes: chart.render().pixels, width: 480, height: 300, channels: 3, to: outputCurve)
-        }
+        try TrainingOutputs.publish(
+            checkpoint: resumeCheckpoint, as: outputCheckpoint, history: trainer.history, to: outputHistory,
+            curve: outputCurve, title: "Classifier loss",
+            train: trainer.history.map { (Double($0.epoch), $0.trainLoss) },
+            validation: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } })
         return trainer.history.last
     }
 }

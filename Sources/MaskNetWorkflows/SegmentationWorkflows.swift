@@ -48,6 +48,11 @@ public struct SegmentationTrainingWorkflow {
         // Bad input before any training: every pair readable and consistent, and some lesion to learn from.
         try trainSet.validate()
         try validationSet?.validate()
+        // A data set without any lesion above the area threshold cannot train the detector: say so now.
+        let lesionSlices = try (0..<trainSet.count).filter { !(try trainSet.sample(at: $0).instances.isEmpty) }.count
+        guard lesionSlices > 0 else {
+            throw WorkflowError("\(root.path): none of the \(trainSet.count) training slices has a lesion larger than \(areaThreshold) px, so there is nothing to learn from; check the masks (values 2 and 3 mark lesions) or lower area_threshold")
+        }
         let detector = MaskRCNN(configuration: model, seed: training.seed)
         let trainer = SegmentationTrainer(model: detector, configuration: training)
         if FileManager.default.fileExists(atPath: resumeCheckpoint.path) {
@@ -61,20 +66,11 @@ public struct SegmentationTrainingWorkflow {
                        record.trainLoss, record.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "",
                        record.usedSlices, record.skippedEmptySlices, record.seconds))
         }
-        if trainer.history.allSatisfy({ $0.usedSlices == 0 }) {
-            throw WorkflowError("\(root.path): no training slice has a lesion larger than \(areaThreshold) px; nothing to learn from (check the masks or lower area_threshold)")
-        }
-        try FileManager.default.copyItem(at: resumeCheckpoint, to: outputCheckpoint)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(trainer.history).write(to: outputHistory, options: .atomic)
-        if let outputCurve {
-            let chart = LineChart(title: "Segmentation loss", xLabel: "epoch", series: [
-                .init(name: "train", points: trainer.history.map { (Double($0.epoch), $0.trainLoss) }),
-                .init(name: "validation", points: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } }),
-            ])
-            try PNGEncoder.write(bytes: chart.render().pixels, width: 480, height: 300, channels: 3, to: outputCurve)
-        }
+        try TrainingOutputs.publish(
+            checkpoint: resumeCheckpoint, as: outputCheckpoint, history: trainer.history, to: outputHistory,
+            curve: outputCurve, title: "Segmentation loss",
+            train: trainer.history.map { (Double($0.epoch), $0.trainLoss) },
+            validation: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } })
         return trainer.history.last
     }
 }
@@ -237,5 +233,23 @@ enum CocoGroundTruthWriter {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return try encoder.encode(file)
+    }
+}
+
+/// What every training workflow publishes at the end: the final checkpoint, the per-epoch history as
+/// JSON, and a loss-curve PNG.
+enum TrainingOutputs {
+    static func publish<History: Encodable>(checkpoint: URL, as output: URL, history: History, to historyURL: URL,
+                                            curve: URL?, title: String, train: [(x: Double, y: Double)],
+                                            validation: [(x: Double, y: Double)]) throws {
+        try FileManager.default.copyItem(at: checkpoint, to: output)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(history).write(to: historyURL, options: .atomic)
+        guard let curve else { return }
+        let chart = LineChart(title: title, xLabel: "epoch",
+                              series: [.init(name: "train", points: train), .init(name: "validation", points: validation)])
+        let canvas = chart.render()
+        try PNGEncoder.write(bytes: canvas.pixels, width: canvas.width, height: canvas.height, channels: 3, to: curve)
     }
 }
