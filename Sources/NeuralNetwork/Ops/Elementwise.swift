@@ -2,14 +2,28 @@ import TensorCore
 
 /// max(x, 0), any shape. The backward passes the gradient where the output is positive.
 public func relu(_ x: Variable) -> Variable {
-    let output = x.value.parallelMap { max($0, 0) }
+    // Plain loops rather than `parallelMap`: an escaping closure per element is not inlined and costs
+    // more than the memory traffic.
+    var output = Tensor(uninitializedShape: x.shape)
+    x.value.withUnsafeBufferPointer { source in
+        output.withUnsafeMutableBufferPointer { target in
+            let s = source.baseAddress!, t = target.baseAddress!
+            parallelChunks(source.count, minimumChunk: 1 << 15) { range in
+                for i in range { t[i] = max(s[i], 0) }
+            }
+        }
+    }
     return Variable.result(output, inputs: [x]) { gradient in
-        var inputGradient = gradient
-        inputGradient.withUnsafeMutableBufferPointer { g in
-            output.withUnsafeBufferPointer { y in
-                let gp = g.baseAddress!, yp = y.baseAddress!
-                parallelChunks(g.count, minimumChunk: 1 << 15) { range in
-                    for i in range where yp[i] <= 0 { gp[i] = 0 }
+        // One pass into a fresh buffer: the tape still holds `gradient`, so masking it in place would
+        // first copy it.
+        var inputGradient = Tensor(uninitializedShape: gradient.shape)
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+            gradient.withUnsafeBufferPointer { g in
+                output.withUnsafeBufferPointer { y in
+                    let dxp = dx.baseAddress!, gp = g.baseAddress!, yp = y.baseAddress!
+                    parallelChunks(dx.count, minimumChunk: 1 << 15) { range in
+                        for i in range { dxp[i] = yp[i] <= 0 ? 0 : gp[i] }
+                    }
                 }
             }
         }
