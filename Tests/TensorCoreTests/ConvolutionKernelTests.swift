@@ -16,6 +16,12 @@ final class ConvolutionKernelTests: XCTestCase {
         Case(input: [1, 6, 9, 8], weight: [5, 6, 1, 1], stride: 2, padding: 0, dilation: 1, bias: false),
         Case(input: [1, 3, 17, 15], weight: [4, 3, 7, 7], stride: 2, padding: 3, dilation: 1, bias: false),
         Case(input: [1, 2, 4, 5], weight: [3, 2, 3, 3], stride: 3, padding: 2, dilation: 1, bias: true),
+        // Stride 1: the input gradient runs as a convolution with the flipped kernel (padding 3 − p)…
+        Case(input: [2, 3, 8, 6], weight: [5, 3, 5, 5], stride: 1, padding: 1, dilation: 1, bias: false),
+        Case(input: [1, 4, 7, 9], weight: [2, 4, 3, 3], stride: 1, padding: 0, dilation: 1, bias: true),
+        // …except where the padding exceeds the kernel's reach, or the kernel is not square.
+        Case(input: [1, 2, 5, 6], weight: [3, 2, 3, 3], stride: 1, padding: 3, dilation: 1, bias: false),
+        Case(input: [1, 2, 6, 7], weight: [3, 2, 3, 1], stride: 1, padding: 1, dilation: 1, bias: false),
     ]
 
     func random(_ shape: [Int], _ generator: inout SeededGenerator) -> Tensor {
@@ -97,6 +103,21 @@ final class ConvolutionKernelTests: XCTestCase {
     func testMatchesDirectConvolutionWithTwoRowBands() {
         // Bands of a few rows whose last band is shorter than the others.
         runCases(bandBytes: 2 * 6 * 9 * 6 * 4)
+    }
+
+    func testFlippedKernelAppliesOnlyWhereValid() {
+        func geometry(_ k: Int, _ stride: Int, _ padding: Int, _ dilation: Int) -> Convolution2DGeometry {
+            Convolution2DGeometry(input: [1, 2, 9, 9], weight: [3, 2, k, k], stride: stride, padding: padding, dilation: dilation)
+        }
+        let weight = Tensor(shape: [3, 2, 3, 3], scalars: (0..<54).map(Float.init))
+        let transposed = ConvolutionKernels.transposedForInputGradient(weight, geometry(3, 1, 1, 1))
+        XCTAssertEqual(transposed?.padding, 1)
+        XCTAssertEqual(transposed?.weight.shape, [2, 3, 3, 3])
+        // W̃[c, o, ky, kx] = W[o, c, 2 − ky, 2 − kx]
+        XCTAssertEqual(transposed?.weight[1, 2, 0, 1], weight[2, 1, 2, 1])
+        XCTAssertEqual(ConvolutionKernels.transposedForInputGradient(weight, geometry(3, 1, 2, 2))?.padding, 2)
+        XCTAssertNil(ConvolutionKernels.transposedForInputGradient(weight, geometry(3, 2, 1, 1)))
+        XCTAssertNil(ConvolutionKernels.transposedForInputGradient(weight, geometry(3, 1, 3, 1)))
     }
 
     /// Convolution is linear in x, so the central difference of L = Σ dY ⊙ conv(x) is exact up to rounding:
