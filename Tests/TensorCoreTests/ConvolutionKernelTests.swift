@@ -69,9 +69,10 @@ final class ConvolutionKernelTests: XCTestCase {
     }
 
     func runCases(bandBytes: Int) {
-        let saved = ConvolutionKernels.columnBlockBytes
+        let saved = (ConvolutionKernels.columnBlockBytes, ConvolutionKernels.minimumBandColumns)
         ConvolutionKernels.columnBlockBytes = bandBytes
-        defer { ConvolutionKernels.columnBlockBytes = saved }
+        ConvolutionKernels.minimumBandColumns = 1
+        defer { (ConvolutionKernels.columnBlockBytes, ConvolutionKernels.minimumBandColumns) = saved }
         var generator = SeededGenerator(seed: 7)
         for (index, c) in Self.cases.enumerated() {
             let x = random(c.input, &generator), w = random(c.weight, &generator)

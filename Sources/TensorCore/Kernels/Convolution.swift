@@ -37,17 +37,22 @@ public enum ConvolutionKernels {
     /// benchmark to report achieved GFLOP/s. Updated from the calling thread only.
     nonisolated(unsafe) public static var performedFLOPs: Double = 0
 
-    /// Upper bound on the bytes of one column-matrix block. The column matrix is built for a band of
-    /// output rows at a time, so it stays in the last-level cache between im2col and the GEMM that reads
-    /// it, and stays below glibc's mmap threshold (32 MiB), whose fresh pages otherwise fault in on every
-    /// call (measured: 45% of all page faults of a ResNet18 step came from full-size column matrices).
-    /// Tests lower it to exercise the banding on small images.
-    nonisolated(unsafe) static var columnBlockBytes = 8 << 20
+    /// Target bytes of one column-matrix block. The column matrix is built for a band of output rows at
+    /// a time, so it stays in cache between im2col and the GEMM that reads it (each worker's half fits
+    /// its 1 MiB L2) and is never allocated whole (a full matrix is up to 38 MiB for ResNet's layer1).
+    /// Measured on R18-t1 (whole-run CPU time, alternating runs): 0.5 MiB 5.25 s, 1 MiB 4.9 s,
+    /// 2 MiB 4.5–4.8 s, 8 MiB 4.8–5.05 s, 128 MiB 4.9–5.6 s. Tests lower it to exercise the banding.
+    nonisolated(unsafe) static var columnBlockBytes = 2 << 20
+    /// Bands keep at least this many output pixels, so that deep layers with few pixels and many
+    /// input channels still make GEMM calls large enough to amortise OpenBLAS's packing of the weights.
+    nonisolated(unsafe) static var minimumBandColumns = 512
 
-    /// Output rows per band: as many as fit in `columnBlockBytes`, at least one.
+    /// Output rows per band: as many as fit in `columnBlockBytes`, at least `minimumBandColumns` pixels.
     static func bandRows(_ g: Convolution2DGeometry) -> Int {
         let rowBytes = g.columnRows * g.outputWidth * MemoryLayout<Float>.size
-        return max(1, min(g.outputHeight, columnBlockBytes / max(1, rowBytes)))
+        let byBytes = columnBlockBytes / max(1, rowBytes)
+        let byColumns = (minimumBandColumns + g.outputWidth - 1) / g.outputWidth
+        return max(1, min(g.outputHeight, max(byBytes, byColumns)))
     }
 
     /// Writes the column matrix `[C·kh·kw, Ho·Wo]` of one image `[C, H, W]` (zeros where the window
