@@ -73,6 +73,7 @@ let package = Package(
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
         .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],

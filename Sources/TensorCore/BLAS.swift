@@ -31,6 +31,12 @@ public enum BLAS {
         return true
     }()
 
+    /// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", …).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
     /// OpenBLAS's current thread count.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 

@@ -31,8 +31,19 @@ extension Tensor {
 
     /// Elementwise sum of two tensors of the same shape.
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
-        var result = lhs
-        result.add(rhs)
+        precondition(lhs.shape == rhs.shape, "add: shape \(lhs.shape) vs \(rhs.shape)")
+        // One pass into a fresh buffer (copying lhs and then adding would be two).
+        var result = Tensor(uninitializedShape: lhs.shape)
+        lhs.withUnsafeBufferPointer { a in
+            rhs.withUnsafeBufferPointer { b in
+                result.withUnsafeMutableBufferPointer { target in
+                    let ap = a.baseAddress!, bp = b.baseAddress!, t = target.baseAddress!
+                    parallelChunks(target.count, minimumChunk: 1 << 15) { range in
+                        for i in range { t[i] = ap[i] + bp[i] }
+                    }
+                }
+            }
+        }
         return result
     }
 

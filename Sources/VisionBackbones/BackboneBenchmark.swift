@@ -21,6 +21,8 @@ public struct BackboneBenchmark {
         public var sgemmCeilingGFLOPSPerSecond: Double
         /// Peak resident memory of this process, MiB.
         public var peakResidentMiB: Double
+        /// OpenBLAS's kernel set ("SkylakeX", "Haswell", …).
+        public var blasKernels: String
     }
 
     public var configuration: BackboneConfiguration
@@ -46,8 +48,9 @@ public struct BackboneBenchmark {
             let context = ForwardContext(tape: tape, batchNormMode: .training)
             let levels = backbone(Variable(input), context)
             if withBackward {
-                // Sum of all outputs: every output element gets gradient 1.
-                for level in levels { tape.backward(from: level) }
+                // One backward from the sum of all outputs: every output element gets gradient 1 and the
+                // shared trunk is traversed once with the gradients of all levels (as PyTorch's side does).
+                tape.backward(from: addVariables(levels.map { sum($0) }))
                 store.zeroGradients()
             }
         }
@@ -67,7 +70,8 @@ public struct BackboneBenchmark {
             threads: ThreadingConfiguration.workerCount, forwardSeconds: Self.median(forwardTimes),
             forwardBackwardSeconds: median, convolutionGFLOPs: flopsPerRun / 1e9,
             achievedGFLOPSPerSecond: flopsPerRun / 1e9 / median,
-            sgemmCeilingGFLOPSPerSecond: Self.sgemmCeiling(), peakResidentMiB: Self.peakResidentMiB())
+            sgemmCeilingGFLOPSPerSecond: Self.sgemmCeiling(), peakResidentMiB: Self.peakResidentMiB(),
+            blasKernels: BLAS.coreName)
     }
 
     /// GFLOP/s of a 2048×2048×2048 SGEMM (best of three).

@@ -44,7 +44,7 @@ extension Masknet.Bench {
                     continue
                 }
                 _ = configuration
-                print("backbone \(ours.backbone) at \(ours.imageSize)², \(ours.threads) threads")
+                print("backbone \(ours.backbone) at \(ours.imageSize)², \(ours.threads) threads, OpenBLAS kernels \(ours.blasKernels)")
                 print(String(format: "  sgemm ceiling %.1f GFLOP/s; conv work %.2f GFLOP per forward+backward, achieved %.1f GFLOP/s (%.0f%% of ceiling)",
                              ours.sgemmCeilingGFLOPSPerSecond, ours.convolutionGFLOPs, ours.achievedGFLOPSPerSecond,
                              100 * ours.achievedGFLOPSPerSecond / ours.sgemmCeilingGFLOPSPerSecond))

@@ -2,14 +2,38 @@ import TensorCore
 
 /// max(x, 0), any shape. The backward passes the gradient where the output is positive.
 public func relu(_ x: Variable) -> Variable {
-    let output = x.value.parallelMap { max($0, 0) }
+    // Plain loops rather than `parallelMap`: an escaping closure per element is not inlined and costs
+    // more than the memory traffic.
+    var output = Tensor(uninitializedShape: x.shape)
+    x.value.withUnsafeBufferPointer { source in
+        output.withUnsafeMutableBufferPointer { target in
+            let s = source.baseAddress!, t = target.baseAddress!
+            parallelChunks(source.count, minimumChunk: 1 << 15) { range in
+                for i in range { t[i] = max(s[i], 0) }
+            }
+        }
+    }
     return Variable.result(output, inputs: [x]) { gradient in
-        var inputGradient = gradient
-        inputGradient.withUnsafeMutableBufferPointer { g in
-            output.withUnsafeBufferPointer { y in
-                let gp = g.baseAddress!, yp = y.baseAddress!
-                parallelChunks(g.count, minimumChunk: 1 << 15) { range in
-                    for i in range where yp[i] <= 0 { gp[i] = 0 }
+        // One pass into a fresh buffer: the tape still holds `gradient`, so masking it in place would
+        // first copy it.
+        var inputGradient = Tensor(uninitializedShape: gradient.shape)
+        inputGradient.withUnsafeMutableBufferPointer { dx in
+            gradient.withUnsafeBufferPointer { g in
+                output.withUnsafeBufferPointer { y in
+                    let dxp = dx.baseAddress!, gp = g.baseAddress!, yp = y.baseAddress!
+                    parallelChunks(dx.count, minimumChunk: 1 << 15) { range in
+                        // Explicit vector selects: the scalar ternary compiles to a branch that
+                        // mispredicts on half of the elements (measured: 4.4% of a training step).
+                        var i = range.lowerBound
+                        while i + 16 <= range.upperBound {
+                            let y16 = UnsafeRawPointer(yp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            let g16 = UnsafeRawPointer(gp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(dxp + i).storeBytes(of: g16.replacing(with: 0, where: y16 .<= 0),
+                                                                         as: SIMD16<Float>.self)
+                            i += 16
+                        }
+                        while i < range.upperBound { dxp[i] = yp[i] <= 0 ? 0 : gp[i]; i += 1 }
+                    }
                 }
             }
         }

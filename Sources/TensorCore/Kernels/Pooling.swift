@@ -17,9 +17,38 @@ public enum MaxPoolKernels {
                         let source = x.baseAddress! + planeIndex * h * w
                         let target = y.baseAddress! + planeIndex * ho * wo
                         let targetIndex = idx.baseAddress! + planeIndex * ho * wo
+                        var nanCount = 0
+                        for i in 0..<(h * w) where source[i] != source[i] { nanCount += 1 }
+                        let planeHasNoNaN = nanCount == 0
+                        // Output columns whose window lies wholly inside the row: no clipping needed there.
+                        let innerFirst = min(wo, (padding + stride - 1) / stride)
+                        let innerLast = w + padding < kernelSize
+                            ? innerFirst : max(innerFirst, min(wo, (w + padding - kernelSize) / stride + 1))
                         for oy in 0..<ho {
                             let y0 = max(0, oy * stride - padding), y1 = min(h, oy * stride - padding + kernelSize)
+                            let fast = planeHasNoNaN && kernelSize == 3 && y1 - y0 == 3
+                            if fast {
+                                // The stem's 3×3 window, unrolled, on a plane without NaN: plain `>` gives the
+                                // same first-maximum rule and compiles to selects instead of branches that
+                                // mispredict on random data.
+                                let rows = source + y0 * w
+                                for ox in innerFirst..<innerLast {
+                                    let x0 = ox * stride - padding
+                                    var best = -Float.infinity, bestIndex = y0 * w + x0
+                                    for dy in 0..<3 {
+                                        let row = rows + dy * w + x0
+                                        let base = (y0 + dy) * w + x0
+                                        let a = row[0], b = row[1], c = row[2]
+                                        bestIndex = a > best ? base : bestIndex; best = a > best ? a : best
+                                        bestIndex = b > best ? base + 1 : bestIndex; best = b > best ? b : best
+                                        bestIndex = c > best ? base + 2 : bestIndex; best = c > best ? c : best
+                                    }
+                                    target[oy * wo + ox] = best
+                                    targetIndex[oy * wo + ox] = Int32(bestIndex)
+                                }
+                            }
                             for ox in 0..<wo {
+                                if fast && ox >= innerFirst && ox < innerLast { continue }
                                 let x0 = max(0, ox * stride - padding), x1 = min(w, ox * stride - padding + kernelSize)
                                 var best = -Float.infinity, bestIndex = y0 * w + x0
                                 for iy in y0..<y1 {
