@@ -15,6 +15,16 @@ public struct Convolution2DGeometry: Equatable, Sendable {
     public var columnRows: Int { channels * kernelHeight * kernelWidth }
     /// Columns of the column matrix: Ho·Wo.
     public var columnCount: Int { outputHeight * outputWidth }
+    /// Output columns `first..<last` whose input column `ox·stride + inputOffset` lies inside the image
+    /// (inputOffset = kx·dilation − padding); im2col zero-fills the rest and col2im skips it.
+    @inlinable
+    public func validOutputColumns(inputOffset: Int) -> (first: Int, last: Int) {
+        let wo = outputWidth
+        let first = Swift.min(wo, Swift.max(0, (-inputOffset + stride - 1) / stride))
+        let last = Swift.max(first, Swift.min(wo, (width - inputOffset + stride - 1) / stride))
+        return (first, last)
+    }
+
     /// A 1×1, stride-1, unpadded convolution needs no im2col: the image already is the column matrix.
     public var isPointwise: Bool {
         kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == 0
@@ -76,14 +86,7 @@ public enum ConvolutionKernels {
                 let plane = image + c * g.height * g.width
                 let out = columns + row * bandColumns
                 let xOffset = kx * g.dilation - g.padding
-                // Output columns whose input column lies inside the image: first..<last.
-                let first: Int, last: Int
-                if g.stride == 1 {
-                    first = min(wo, max(0, -xOffset)); last = max(first, min(wo, g.width - xOffset))
-                } else {
-                    first = min(wo, max(0, (-xOffset + g.stride - 1) / g.stride))
-                    last = max(first, min(wo, (g.width - xOffset + g.stride - 1) / g.stride))
-                }
+                let (first, last) = g.validOutputColumns(inputOffset: xOffset)
                 for oy in outputRows {
                     let iy = oy * g.stride - g.padding + ky * g.dilation
                     let outRow = out + (oy - outputRows.lowerBound) * wo
@@ -125,13 +128,7 @@ public enum ConvolutionKernels {
                     let row = (c * g.kernelHeight + ky) * g.kernelWidth + kx
                     let col = columns + row * bandColumns
                     let xOffset = kx * g.dilation - g.padding
-                    let first: Int, last: Int
-                    if g.stride == 1 {
-                        first = min(wo, max(0, -xOffset)); last = max(first, min(wo, g.width - xOffset))
-                    } else {
-                        first = min(wo, max(0, (-xOffset + g.stride - 1) / g.stride))
-                        last = max(first, min(wo, (g.width - xOffset + g.stride - 1) / g.stride))
-                    }
+                    let (first, last) = g.validOutputColumns(inputOffset: xOffset)
                     for oy in outputRows {
                         let iy = oy * g.stride - g.padding + ky * g.dilation
                         if iy < 0 || iy >= g.height { continue }
