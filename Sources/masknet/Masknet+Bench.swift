@@ -21,21 +21,20 @@ extension Masknet.Bench {
 
         @Option(help: "Backbones to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
         var backbone: [String] = ["resnet18-1", "resnet50"]
-        @Option(help: "Square image size.") var size = 512
-        @Option(help: "Timed repetitions (the median is reported).") var runs = 5
-        @Option(help: "Threads for our kernels and OpenBLAS (default: all cores).") var threads: Int?
-        @Option(help: "A Python with torch and torchvision; runs Tools/bench_backbone_torch.py for the reference side.")
-        var python: String?
-        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var options: BenchOptions
+
+        func validate() throws {
+            for name in backbone { _ = try Self.parse(name) }
+        }
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            options.applyThreads()
+            let (size, runs) = (options.size, options.runs)
             for name in backbone {
-                let configuration = try Self.parse(name)
                 // Each backbone runs in its own process so that peak memory is that backbone's alone.
                 let ours = try Self.measureInChild(name: name, size: size, runs: runs)
-                let reference = try python.map { try Self.measureTorch(python: $0, name: name, size: size, runs: runs) }
-                if json {
+                let reference = try options.python.map { try Self.measureTorch(python: $0, name: name, size: size, runs: runs) }
+                if options.json {
                     var object: [String: Any] = ["backbone": name, "ours": try JSONSerialization.jsonObject(
                         with: JSONEncoder().encode(ours))]
                     if let reference { object["pytorch"] = reference }
@@ -43,7 +42,6 @@ extension Masknet.Bench {
                     print(String(decoding: data, as: UTF8.self))
                     continue
                 }
-                _ = configuration
                 print("backbone \(ours.backbone) at \(ours.imageSize)², \(ours.threads) threads, OpenBLAS kernels \(ours.blasKernels)")
                 print(String(format: "  sgemm ceiling %.1f GFLOP/s; conv work %.2f GFLOP per forward+backward, achieved %.1f GFLOP/s (%.0f%% of ceiling)",
                              ours.sgemmCeilingGFLOPSPerSecond, ours.convolutionGFLOPs, ours.achievedGFLOPSPerSecond,
@@ -123,5 +121,25 @@ extension Masknet.Bench {
             let result = BackboneBenchmark(configuration: configuration, imageSize: size, runs: runs).run()
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
+    }
+}
+
+/// Options every benchmark takes: the workload size, repetitions, threads, the reference side and output.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "Square image size.") var size = 512
+    @Option(help: "Timed repetitions (the median is reported).") var runs = 5
+    @Option(help: "Threads for our kernels and for the reference side (default: all cores).") var threads: Int?
+    @Option(help: "A Python with torch and torchvision; runs this benchmark's Tools/bench_*_torch.py script for the reference side.")
+    var python: String?
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    func validate() throws {
+        guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+    }
+
+    /// Applies `--threads` to our kernels (OpenBLAS stays single-threaded; see `BLAS`).
+    func applyThreads() {
+        if let threads { ThreadingConfiguration.workerCount = threads }
     }
 }

@@ -13,22 +13,17 @@ extension Masknet.Bench {
 
         @Option(help: "Models to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
         var model: [String] = ["resnet18-1", "resnet50"]
-        @Option(help: "Square image size.") var size = 512
-        @Option(help: "Timed repetitions (the median is reported).") var runs = 5
-        @Option(help: "Threads for our kernels and OpenBLAS, and for PyTorch (default: all cores).") var threads: Int?
-        @Option(help: "A Python with torch and torchvision; runs Tools/bench_maskrcnn_torch.py for the reference side.")
-        var python: String?
-        @Flag(help: "Print JSON instead of a table.") var json = false
+        @OptionGroup var options: BenchOptions
 
         func validate() throws {
-            guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
+            let size = options.size
             guard size >= 64, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32 and ≥ 64, got \(size)") }
-            if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
             for name in model { _ = try BackboneCommand.parse(name) }
         }
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            options.applyThreads()
+            let (size, runs, python, json) = (options.size, options.runs, options.python, options.json)
             let threadCount = ThreadingConfiguration.workerCount
             for name in model {
                 // Each model is measured in its own child process, so peak memory is that model's alone.
