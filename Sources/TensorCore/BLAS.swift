@@ -84,6 +84,21 @@ public enum BLAS {
         }
     }
 
+    /// `gemm` on the calling thread only, for callers that already spread independent products over
+    /// the workers (Winograd's 36 per-point products).
+    static func serialGemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = configured
+        guard m > 0, n > 0, k > 0 else {
+            if beta != 1 { for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } } }
+            return
+        }
+        sgemm(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+    }
+
     @usableFromInline
     static func sgemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float,

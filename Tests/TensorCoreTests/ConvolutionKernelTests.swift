@@ -106,6 +106,48 @@ final class ConvolutionKernelTests: XCTestCase {
         runCases(bandBytes: 2 * 6 * 9 * 6 * 4)
     }
 
+    /// 3×3 stride-1 convolutions with 16+ channels run by Winograd F(4×4, 3×3): output sizes that are
+    /// and are not multiples of the 4×4 tile, paddings 0–2 (the input gradient of padding 0 runs with
+    /// padding 2), several images, and chunks forced down to one tile row so that the tiles of one image
+    /// span chunks and the weight gradient accumulates over them.
+    static let winogradCases: [Case] = [
+        Case(input: [2, 16, 9, 7], weight: [17, 16, 3, 3], stride: 1, padding: 1, dilation: 1, bias: true),
+        Case(input: [1, 20, 16, 16], weight: [16, 20, 3, 3], stride: 1, padding: 1, dilation: 1, bias: false),
+        Case(input: [3, 16, 6, 11], weight: [18, 16, 3, 3], stride: 1, padding: 0, dilation: 1, bias: true),
+        Case(input: [1, 16, 5, 5], weight: [16, 16, 3, 3], stride: 1, padding: 2, dilation: 1, bias: false),
+    ]
+
+    func testWinogradMatchesDirectConvolution() {
+        for chunkBytes in [4 << 20, 1] {
+            let saved = (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles)
+            // Chunks of one tile row, so that an image's tiles span several chunks.
+            (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles) = (chunkBytes, 1)
+            defer { (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles) = saved }
+            var generator = SeededGenerator(seed: 5)
+            for (index, c) in Self.winogradCases.enumerated() {
+                let g = Convolution2DGeometry(input: c.input, weight: c.weight, stride: 1, padding: c.padding, dilation: 1)
+                XCTAssertTrue(WinogradConvolution.applies(g), "case \(index) should run by Winograd")
+                let x = random(c.input, &generator), w = random(c.weight, &generator)
+                let b = c.bias ? random([c.weight[0]], &generator) : nil
+                let y = ConvolutionKernels.forward(input: x, weight: w, bias: b, stride: 1, padding: c.padding, dilation: 1)
+                let dy = random(y.shape, &generator)
+                let expected = reference(x, w, b, c, dy: dy)
+                let label = "Winograd case \(index), chunk \(chunkBytes) B"
+                assertClose(y, expected.y, "\(label) forward")
+                let grads = ConvolutionKernels.backward(outputGradient: dy, input: x, weight: w, stride: 1,
+                                                        padding: c.padding, dilation: 1,
+                                                        needsInput: true, needsWeight: true, needsBias: c.bias)
+                assertClose(grads.input, expected.dx, "\(label) input gradient")
+                assertClose(grads.weight, expected.dw, "\(label) weight gradient")
+                let onlyWeight = ConvolutionKernels.backward(outputGradient: dy, input: x, weight: w, stride: 1,
+                                                             padding: c.padding, dilation: 1,
+                                                             needsInput: false, needsWeight: true, needsBias: false)
+                XCTAssertNil(onlyWeight.input)
+                assertClose(onlyWeight.weight, expected.dw, "\(label) weight gradient alone")
+            }
+        }
+    }
+
     func testFlippedKernelAppliesOnlyWhereValid() {
         func geometry(_ k: Int, _ stride: Int, _ padding: Int, _ dilation: Int) -> Convolution2DGeometry {
             Convolution2DGeometry(input: [1, 2, 9, 9], weight: [3, 2, k, k], stride: stride, padding: padding, dilation: dilation)

@@ -1,4 +1,6 @@
-/// 2-D convolution (groups = 1) by im2col + SGEMM, and its backward pass.
+/// 2-D convolution (groups = 1) by im2col + SGEMM, and its backward pass. 3×3 stride-1 convolutions
+/// (most of ResNet, the FPN, RPN and mask heads) go to `WinogradConvolution` instead, which needs a
+/// quarter of the multiplications.
 ///
 /// Layouts: input `[N, C, H, W]`, weight `[O, C, kh, kw]`, output `[N, O, Ho, Wo]`, with
 /// Ho = (H + 2·padding − dilation·(kh − 1) − 1) / stride + 1 (likewise Wo), as in PyTorch.
@@ -178,6 +180,11 @@ public enum ConvolutionKernels {
         if let bias { precondition(bias.shape == [g.outputChannels], "conv2d: bias \(bias.shape) vs weight \(weight.shape)") }
         let n = input.shape[0]
         let (rows, cols, wo) = (g.columnRows, g.columnCount, g.outputWidth)
+        if WinogradConvolution.applies(g) {
+            // Counted as the direct convolution's FLOPs, so achieved GFLOP/s compare across algorithms.
+            performedFLOPs += 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
+            return WinogradConvolution.forward(input: input, weight: weight, bias: bias, g)
+        }
         let band = bandRows(g)
         var output = Tensor(uninitializedShape: [n, g.outputChannels, g.outputHeight, g.outputWidth])
         var columns = Tensor(uninitializedShape: g.isPointwise ? [0] : [rows, band * wo])
@@ -250,6 +257,15 @@ public enum ConvolutionKernels {
             }
         }
         guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
+        if needsWeight, WinogradConvolution.applies(g) {
+            performedFLOPs += 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
+            let weightGradient = WinogradConvolution.weightGradient(outputGradient: outputGradient, input: input, g)
+            guard needsInput else { return (nil, weightGradient, biasGradient) }
+            return (backward(outputGradient: outputGradient, input: input, weight: weight, stride: stride,
+                             padding: padding, dilation: dilation, needsInput: true, needsWeight: false,
+                             needsBias: false).input,
+                    weightGradient, biasGradient)
+        }
         if needsInput, let transposed = transposedForInputGradient(weight, g) {
             // dX is itself a stride-1 convolution of dY: one GEMM with K = O·kh·kw per band instead of
             // K = O followed by a col2im scatter (the small-K product ran at about half the speed).

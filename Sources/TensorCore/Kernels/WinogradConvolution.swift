@@ -1,0 +1,482 @@
+import Foundation
+
+/// 3×3, stride-1, undilated convolutions by Winograd's minimal filtering F(4×4, 3×3)
+/// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
+///
+/// Each 4×4 block of output pixels ("tile") comes from the 6×6 input patch under it. In the transformed
+/// space the 3×3 correlation becomes an elementwise product over 36 points,
+/// Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A, and the sum over input channels turns the 36 products into 36
+/// independent GEMMs `U[ξ] (O×C) · V[ξ] (C×tiles)`: 36 multiply-adds per 16 outputs instead of 144,
+/// a quarter of im2col's GEMM work. This is why PyTorch's CPU convolutions (oneDNN's Winograd kernels)
+/// beat the sgemm ceiling that bounds any im2col convolution; no GEMM tuning alone reaches them.
+///
+/// The weight gradient uses the dual algorithm F(3×3, 4×4), obtained from the forward one by the
+/// transposition principle: dW = Gᵀ[Σ_tiles (A u Aᵀ) ⊙ (Bᵀ d B)]G with u the 4×4 output-gradient tile,
+/// so it shares the input transform and again reduces to 36 GEMMs. The input gradient of a stride-1
+/// convolution is itself a 3×3 stride-1 convolution (flipped kernel), so it runs through `forward`.
+///
+/// The transforms are vectorised across the tiles of a tile row. A tile row's image rows are first
+/// gathered "phase-major" (element x of a row goes to phase x mod 4, slot x / 4), so that the i-th
+/// value of every tile in the row is one contiguous vector; both passes of each 2-D transform are then
+/// plain SIMD arithmetic. Tiles are processed in chunks of whole tile rows sized so that a chunk's
+/// transformed input and output stay a few MiB (`chunkBytes`): the mask head's 100 RoIs would otherwise
+/// need ~60 MiB. F(4×4, 3×3) costs some Float32 precision through its larger transform coefficients;
+/// `ConvolutionKernelTests` bounds the error against a direct Double convolution.
+public enum WinogradConvolution {
+    /// On unless the environment sets `MASKNET_CONVOLUTION=im2col` (to time or check the im2col path;
+    /// the benchmarks' child processes inherit it). Tests switch it directly.
+    nonisolated(unsafe) public static var isEnabled = ProcessInfo.processInfo.environment["MASKNET_CONVOLUTION"] != "im2col"
+    /// Target bytes of one chunk's transformed input (36·C·tiles floats) or output (36·O·tiles floats).
+    nonisolated(unsafe) static var chunkBytes = 8 << 20
+    /// Fewest tiles per chunk, so that deep layers with many channels still make GEMMs worth calling.
+    nonisolated(unsafe) static var minimumChunkTiles = 128
+
+    static let points = 36
+    typealias Lanes = SIMD8<Float>
+    static let laneCount = 8
+
+    /// Whether a convolution of this geometry goes through Winograd: 3×3, stride 1, dilation 1, and
+    /// enough channels for the 36 GEMMs to be worth their transforms.
+    static func applies(_ g: Convolution2DGeometry) -> Bool {
+        isEnabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.dilation == 1
+            && g.channels >= 16 && g.outputChannels >= 16
+    }
+
+    /// The tiling of a convolution's output into 4×4 tiles, numbered image by image, row by row, and
+    /// its division into chunks of whole tile rows.
+    struct Tiling {
+        let g: Convolution2DGeometry
+        let images, tilesHigh, tilesWide: Int
+        /// Tile rows per chunk.
+        let chunkRows: Int
+        /// Row stride of each transformed matrix V[ξ], M[ξ]: a chunk's tiles plus room for the vector
+        /// tail of its last tile row.
+        let leadingDimension: Int
+        /// Slots per phase in the gathered row buffers: every tile of a row plus one, rounded up to whole vectors.
+        let slots: Int
+
+        var tileRows: Int { images * tilesHigh }
+        var count: Int { tileRows * tilesWide }
+
+        init(_ g: Convolution2DGeometry, images: Int, channels: Int) {
+            self.g = g
+            self.images = images
+            tilesHigh = (g.outputHeight + 3) / 4
+            tilesWide = (g.outputWidth + 3) / 4
+            let perTile = WinogradConvolution.points * channels * MemoryLayout<Float>.size
+            let tiles = max(WinogradConvolution.minimumChunkTiles, WinogradConvolution.chunkBytes / max(1, perTile))
+            chunkRows = max(1, min(images * tilesHigh, tiles / tilesWide))
+            let lanes = WinogradConvolution.laneCount
+            leadingDimension = (chunkRows * tilesWide + lanes - 1) / lanes * lanes + lanes
+            slots = (tilesWide + lanes - 1) / lanes * lanes + lanes
+        }
+
+        /// The tile rows of each chunk.
+        var chunks: StrideTo<Int> { stride(from: 0, to: tileRows, by: chunkRows) }
+        func rows(ofChunkAt start: Int) -> Range<Int> { start..<min(tileRows, start + chunkRows) }
+    }
+
+    // MARK: Forward
+
+    /// Output `[N, O, Ho, Wo]` of the convolution with `weight` `[O, C, 3, 3]` (+ bias) and the padding in `g`.
+    static func forward(input: Tensor, weight: Tensor, bias: Tensor?, _ g: Convolution2DGeometry) -> Tensor {
+        let n = input.shape[0]
+        let (c, o) = (g.channels, g.outputChannels)
+        let tiling = Tiling(g, images: n, channels: max(c, o))
+        let ld = tiling.leadingDimension
+        var output = Tensor(uninitializedShape: [n, o, g.outputHeight, g.outputWidth])
+        var transformedWeight = Tensor(uninitializedShape: [points, o, c])
+        // Columns past a chunk's tiles are scratch for the vector tail: never read into results.
+        var transformedInput = Tensor(uninitializedShape: [points, c, ld])
+        var products = Tensor(uninitializedShape: [points, o, ld])
+        let biasValues = bias?.scalars
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                transformedWeight.withUnsafeMutableBufferPointer { u in
+                    transformWeights(w.baseAddress!, outputChannels: o, channels: c, into: u.baseAddress!)
+                }
+            }
+            transformedWeight.withUnsafeBufferPointer { u in
+                transformedInput.withUnsafeMutableBufferPointer { v in
+                    products.withUnsafeMutableBufferPointer { m in
+                        output.withUnsafeMutableBufferPointer { y in
+                            let (uBase, vBase, mBase) = (u.baseAddress!, v.baseAddress!, m.baseAddress!)
+                            for start in tiling.chunks {
+                                let rows = tiling.rows(ofChunkAt: start)
+                                let tiles = rows.count * tiling.tilesWide
+                                transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
+                                // M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles), the 36 products spread over the workers.
+                                parallelFor(points) { xi in
+                                    BLAS.serialGemm(transposeA: false, transposeB: false, m: o, n: tiles, k: c,
+                                                    a: uBase + xi * o * c, lda: c, b: vBase + xi * c * ld, ldb: ld,
+                                                    beta: 0, c: mBase + xi * o * ld, ldc: ld)
+                                }
+                                transformOutput(mBase, tiling, rows: rows, bias: biasValues, into: y.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// U[ξ, o, c] = (G g Gᵀ)[ξ] for each 3×3 kernel g = weight[o, c], vectorised across input channels.
+    static func transformWeights(_ w: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
+                                 into u: UnsafeMutablePointer<Float>) {
+        let lanes = laneCount
+        let padded = (c + lanes - 1) / lanes * lanes
+        parallelChunks(o, minimumChunk: max(1, 4096 / max(1, c))) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: (9 + points) * padded) { scratch in
+                let taps = scratch.baseAddress!, result = taps + 9 * padded
+                taps.initialize(repeating: 0, count: 9 * padded)
+                for oc in range {
+                    // taps[k][cc] = weight[oc, cc, k]: each tap of every kernel as one vector.
+                    let kernels = w + oc * c * 9
+                    for cc in 0..<c { for k in 0..<9 { taps[k * padded + cc] = kernels[cc * 9 + k] } }
+                    for lane in stride(from: 0, to: padded, by: lanes) {
+                        let tap = { (k: Int) in load(taps + k * padded + lane) }
+                        // G g: 6×3, one kernel column (taps j, 3 + j, 6 + j) at a time…
+                        let c0 = filterTransform(tap(0), tap(3), tap(6))
+                        let c1 = filterTransform(tap(1), tap(4), tap(7))
+                        let c2 = filterTransform(tap(2), tap(5), tap(8))
+                        // …then (G g) Gᵀ, one row (c0.i, c1.i, c2.i) at a time: point ξ = 6i + j.
+                        let out = result + lane
+                        store(filterTransform(c0.0, c1.0, c2.0), out, step: padded)
+                        store(filterTransform(c0.1, c1.1, c2.1), out + 6 * padded, step: padded)
+                        store(filterTransform(c0.2, c1.2, c2.2), out + 12 * padded, step: padded)
+                        store(filterTransform(c0.3, c1.3, c2.3), out + 18 * padded, step: padded)
+                        store(filterTransform(c0.4, c1.4, c2.4), out + 24 * padded, step: padded)
+                        store(filterTransform(c0.5, c1.5, c2.5), out + 30 * padded, step: padded)
+                    }
+                    for xi in 0..<points { (u + (xi * o + oc) * c).update(from: result + xi * padded, count: c) }
+                }
+            }
+        }
+    }
+
+    /// V[ξ, c, ·] for the tiles of tile rows `rows`: (Bᵀ d B)[ξ] of the 6×6 input patch d of channel c
+    /// under each tile (zeros outside the image), column (row − rows.lowerBound)·tilesWide + tile column.
+    static func transformInput(_ x: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+                               into v: UnsafeMutablePointer<Float>) {
+        let g = tiling.g
+        let (c, h, w, p) = (g.channels, g.height, g.width, g.padding)
+        let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
+        let phaseLength = 4 * slots
+        parallelChunks(c, minimumChunk: 1) { channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * phaseLength) { scratch in
+                let gathered = scratch.baseAddress!, vertical = gathered + 6 * phaseLength
+                gathered.initialize(repeating: 0, count: 12 * phaseLength)
+                for cc in channels {
+                    for row in rows {
+                        let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4 - p
+                        let plane = x + (image * c + cc) * h * w
+                        // gathered[k][phase][slot] = input(top + k, 4·slot + phase − p), zero outside.
+                        for k in 0..<6 {
+                            gatherPhases(plane, row: top + k, height: h, width: w, offset: -p,
+                                         count: 4 * (tw + 1), slots: slots, into: gathered + k * phaseLength)
+                        }
+                        // Bᵀ d along the image column: elementwise over every phase and slot.
+                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
+                            let d = gathered + index
+                            store(inputTransform(load(d), load(d + phaseLength), load(d + 2 * phaseLength),
+                                                 load(d + 3 * phaseLength), load(d + 4 * phaseLength),
+                                                 load(d + 5 * phaseLength)),
+                                  vertical + index, step: phaseLength)
+                        }
+                        // (Bᵀ d) B along the row: the j-th patch column of tile t is phase j mod 4, slot t + j / 4.
+                        let column = (row - rows.lowerBound) * tw
+                        for i in 0..<6 {
+                            let source = vertical + i * phaseLength
+                            for t in stride(from: 0, to: tw, by: laneCount) {
+                                let r = inputTransform(load(source + t), load(source + slots + t),
+                                                       load(source + 2 * slots + t), load(source + 3 * slots + t),
+                                                       load(source + t + 1), load(source + slots + t + 1))
+                                store(r, v + ((i * 6) * c + cc) * ld + column + t, step: c * ld)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Output pixels of the tiles of tile rows `rows`: Aᵀ M A for each output channel's 36 products,
+    /// plus the bias, cropped to the output where the last tile row or column overhangs it.
+    static func transformOutput(_ m: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+                                bias: [Float]?, into y: UnsafeMutablePointer<Float>) {
+        let g = tiling.g
+        let (o, ho, wo) = (g.outputChannels, g.outputHeight, g.outputWidth)
+        let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
+        let phaseLength = 4 * slots
+        parallelChunks(o, minimumChunk: 1) { channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * phaseLength) { scratch in
+                let horizontal = scratch.baseAddress!, vertical = horizontal + 6 * phaseLength
+                horizontal.initialize(repeating: 0, count: 10 * phaseLength)
+                for oc in channels {
+                    let offset = bias?[oc] ?? 0
+                    for row in rows {
+                        let column = (row - rows.lowerBound) * tw
+                        // Along each row i of the tiles' 6×6 M: horizontal[i][phase j][tile] = (M[i, ·] A)_j.
+                        for i in 0..<6 {
+                            let source = m + ((i * 6) * o + oc) * ld + column
+                            let step = o * ld
+                            let target = horizontal + i * phaseLength
+                            for t in stride(from: 0, to: tw, by: laneCount) {
+                                let r = outputTransform(load(source + t), load(source + step + t), load(source + 2 * step + t),
+                                                        load(source + 3 * step + t), load(source + 4 * step + t),
+                                                        load(source + 5 * step + t))
+                                store(r, target + t, step: slots)
+                            }
+                        }
+                        // Aᵀ (·) down the columns: vertical[r][phase][tile] is output row 4·tileRow + r.
+                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
+                            let s = horizontal + index
+                            store(outputTransform(load(s), load(s + phaseLength), load(s + 2 * phaseLength),
+                                                  load(s + 3 * phaseLength), load(s + 4 * phaseLength),
+                                                  load(s + 5 * phaseLength)),
+                                  vertical + index, step: phaseLength)
+                        }
+                        let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4
+                        let plane = y + (image * o + oc) * ho * wo
+                        for r in 0..<min(4, ho - top) {
+                            scatterPhases(vertical + r * phaseLength, slots: slots, count: wo, adding: offset,
+                                          into: plane + (top + r) * wo)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Weight gradient
+
+    /// dW `[O, C, 3, 3]` = Σ over images and output pixels of dY ⊗ (input patch), by F(3×3, 4×4).
+    static func weightGradient(outputGradient: Tensor, input: Tensor, _ g: Convolution2DGeometry) -> Tensor {
+        let n = input.shape[0]
+        let (c, o) = (g.channels, g.outputChannels)
+        let tiling = Tiling(g, images: n, channels: max(c, o))
+        let ld = tiling.leadingDimension
+        var transformedSum = Tensor(uninitializedShape: [points, o, c])
+        var transformedInput = Tensor(uninitializedShape: [points, c, ld])
+        var transformedGradient = Tensor(uninitializedShape: [points, o, ld])
+        input.withUnsafeBufferPointer { x in
+            outputGradient.withUnsafeBufferPointer { dy in
+                transformedSum.withUnsafeMutableBufferPointer { s in
+                    transformedInput.withUnsafeMutableBufferPointer { v in
+                        transformedGradient.withUnsafeMutableBufferPointer { e in
+                            let (eBase, vBase, sBase) = (e.baseAddress!, v.baseAddress!, s.baseAddress!)
+                            for start in tiling.chunks {
+                                let rows = tiling.rows(ofChunkAt: start)
+                                let tiles = rows.count * tiling.tilesWide
+                                transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
+                                transformGradient(dy.baseAddress!, tiling, rows: rows, into: eBase)
+                                // S[ξ] (O×C) += E[ξ] (O×tiles) · V[ξ]ᵀ (tiles×C)
+                                let beta: Float = start == 0 ? 0 : 1
+                                parallelFor(points) { xi in
+                                    BLAS.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
+                                                    a: eBase + xi * o * ld, lda: ld, b: vBase + xi * c * ld, ldb: ld,
+                                                    beta: beta, c: sBase + xi * o * c, ldc: c)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var weightGradient = Tensor(uninitializedShape: [o, c, 3, 3])
+        transformedSum.withUnsafeBufferPointer { s in
+            weightGradient.withUnsafeMutableBufferPointer { dw in
+                untransformWeightGradient(s.baseAddress!, outputChannels: o, channels: c, into: dw.baseAddress!)
+            }
+        }
+        return weightGradient
+    }
+
+    /// dW[o, c] = Gᵀ S[·, o, c] G for every kernel, vectorised across input channels.
+    static func untransformWeightGradient(_ s: UnsafePointer<Float>, outputChannels o: Int, channels c: Int,
+                                          into dw: UnsafeMutablePointer<Float>) {
+        let lanes = laneCount
+        let padded = (c + lanes - 1) / lanes * lanes
+        parallelChunks(o, minimumChunk: max(1, 4096 / max(1, c))) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: (points + 9) * padded) { scratch in
+                let gathered = scratch.baseAddress!, taps = gathered + points * padded
+                gathered.initialize(repeating: 0, count: (points + 9) * padded)
+                for oc in range {
+                    for xi in 0..<points { (gathered + xi * padded).update(from: s + (xi * o + oc) * c, count: c) }
+                    for lane in stride(from: 0, to: padded, by: lanes) {
+                        // Gᵀ S: 3×6, one column (points j, 6 + j, …, 30 + j) at a time…
+                        let point = { (xi: Int) in load(gathered + xi * padded + lane) }
+                        let column = { (j: Int) in
+                            filterTransformTransposed(point(j), point(6 + j), point(12 + j), point(18 + j),
+                                                      point(24 + j), point(30 + j))
+                        }
+                        let (c0, c1, c2, c3, c4, c5) = (column(0), column(1), column(2), column(3), column(4), column(5))
+                        // …then (Gᵀ S) G, one row at a time: tap k = 3i + j.
+                        let out = taps + lane
+                        store(filterTransformTransposed(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0), out, step: padded)
+                        store(filterTransformTransposed(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1), out + 3 * padded, step: padded)
+                        store(filterTransformTransposed(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2), out + 6 * padded, step: padded)
+                    }
+                    let kernels = dw + oc * c * 9
+                    for cc in 0..<c { for k in 0..<9 { kernels[cc * 9 + k] = taps[k * padded + cc] } }
+                }
+            }
+        }
+    }
+
+    /// E[ξ, o, ·] for the tiles of tile rows `rows`: (A u Aᵀ)[ξ] of each 4×4 output-gradient tile u
+    /// (zeros where the tile overhangs the output).
+    static func transformGradient(_ dy: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+                                  into e: UnsafeMutablePointer<Float>) {
+        let g = tiling.g
+        let (o, ho, wo) = (g.outputChannels, g.outputHeight, g.outputWidth)
+        let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
+        let phaseLength = 4 * slots
+        parallelChunks(o, minimumChunk: 1) { channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * phaseLength) { scratch in
+                let gathered = scratch.baseAddress!, vertical = gathered + 4 * phaseLength
+                gathered.initialize(repeating: 0, count: 10 * phaseLength)
+                for oc in channels {
+                    for row in rows {
+                        let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4
+                        let plane = dy + (image * o + oc) * ho * wo
+                        for k in 0..<4 {
+                            gatherPhases(plane, row: top + k, height: ho, width: wo, offset: 0,
+                                         count: 4 * tw, slots: slots, into: gathered + k * phaseLength)
+                        }
+                        // A u down the columns: 4 rows to 6.
+                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
+                            let d = gathered + index
+                            store(gradientTransform(load(d), load(d + phaseLength), load(d + 2 * phaseLength),
+                                                    load(d + 3 * phaseLength)),
+                                  vertical + index, step: phaseLength)
+                        }
+                        let column = (row - rows.lowerBound) * tw
+                        for i in 0..<6 {
+                            let source = vertical + i * phaseLength
+                            for t in stride(from: 0, to: tw, by: laneCount) {
+                                let r = gradientTransform(load(source + t), load(source + slots + t),
+                                                          load(source + 2 * slots + t), load(source + 3 * slots + t))
+                                store(r, e + ((i * 6) * o + oc) * ld + column + t, step: o * ld)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Phase-major rows
+
+    /// Writes `target[phase · slots + slot]` = `plane[row, 4·slot + phase + offset]` for the first `count`
+    /// positions 4·slot + phase (count a multiple of 4), zero where the row or column lies outside the plane.
+    @inline(__always)
+    static func gatherPhases(_ plane: UnsafePointer<Float>, row: Int, height: Int, width: Int, offset: Int,
+                             count: Int, slots slotStride: Int, into target: UnsafeMutablePointer<Float>) {
+        let slotCount = count / 4, slots = slotStride
+        let (t0, t1, t2, t3) = (target, target + slots, target + 2 * slots, target + 3 * slots)
+        guard row >= 0, row < height else {
+            t0.update(repeating: 0, count: slotCount); t1.update(repeating: 0, count: slotCount)
+            t2.update(repeating: 0, count: slotCount); t3.update(repeating: 0, count: slotCount)
+            return
+        }
+        let source = plane + row * width + offset
+        // Slots whose four positions all lie inside the row: a plain 4-way de-interleave.
+        let firstInside = min(slotCount, max(0, (-offset + 3) / 4))
+        let lastInside = max(firstInside, min(slotCount, (width - offset) / 4))
+        for slot in firstInside..<lastInside {
+            let p = source + 4 * slot
+            t0[slot] = p[0]; t1[slot] = p[1]; t2[slot] = p[2]; t3[slot] = p[3]
+        }
+        // Slots that reach into the padding, at either end.
+        func gatherEdge(_ slots: Range<Int>) {
+            for slot in slots {
+                for phase in 0..<4 {
+                    let column = 4 * slot + phase + offset
+                    target[phase * slotStride + slot] = column >= 0 && column < width ? source[4 * slot + phase] : 0
+                }
+            }
+        }
+        gatherEdge(0..<firstInside)
+        gatherEdge(lastInside..<slotCount)
+    }
+
+    /// Writes `row[x]` = `source[(x mod 4) · slots + x / 4]` + `offset` for x < `count`.
+    @inline(__always)
+    static func scatterPhases(_ source: UnsafePointer<Float>, slots: Int, count: Int, adding offset: Float,
+                              into row: UnsafeMutablePointer<Float>) {
+        let (s0, s1, s2, s3) = (source, source + slots, source + 2 * slots, source + 3 * slots)
+        let whole = count / 4
+        for slot in 0..<whole {
+            let p = row + 4 * slot
+            p[0] = s0[slot] + offset; p[1] = s1[slot] + offset; p[2] = s2[slot] + offset; p[3] = s3[slot] + offset
+        }
+        for x in (4 * whole)..<count { row[x] = source[(x & 3) * slots + (x >> 2)] + offset }
+    }
+
+    // MARK: One-dimensional transforms, eight lanes at a time
+
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    }
+    @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> Lanes { load(UnsafePointer(p)) }
+    @inline(__always) static func store(_ value: Lanes, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: value, as: Lanes.self)
+    }
+
+    @inline(__always) static func store(_ r: (Lanes, Lanes, Lanes), _ p: UnsafeMutablePointer<Float>, step: Int) {
+        store(r.0, p); store(r.1, p + step); store(r.2, p + 2 * step)
+    }
+    @inline(__always) static func store(_ r: (Lanes, Lanes, Lanes, Lanes), _ p: UnsafeMutablePointer<Float>, step: Int) {
+        store(r.0, p); store(r.1, p + step); store(r.2, p + 2 * step); store(r.3, p + 3 * step)
+    }
+    @inline(__always)
+    static func store(_ r: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ p: UnsafeMutablePointer<Float>, step: Int) {
+        store(r.0, p); store(r.1, p + step); store(r.2, p + 2 * step)
+        store(r.3, p + 3 * step); store(r.4, p + 4 * step); store(r.5, p + 5 * step)
+    }
+
+    /// Bᵀ d: 6 inputs to 6 points.
+    @inline(__always)
+    static func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes)
+        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        let a = d4 - 4 * d2, b = d3 - 4 * d1
+        let c = d4 - d2, e = 2 * (d3 - d1)
+        return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// Aᵀ m: 6 products to 4 outputs.
+    @inline(__always)
+    static func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
+        -> (Lanes, Lanes, Lanes, Lanes) {
+        let sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4
+        return (m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34,
+                difference12 + 8 * difference34 + m5)
+    }
+
+    /// G g: a 3-tap kernel to 6 points.
+    @inline(__always)
+    static func filterTransform(_ g0: Lanes, _ g1: Lanes, _ g2: Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        let outer = g0 + g2
+        return (g0 / 4, -(outer + g1) / 6, -(outer - g1) / 6,
+                g0 / 24 + g1 / 12 + g2 / 6, g0 / 24 - g1 / 12 + g2 / 6, g2)
+    }
+
+    /// Gᵀ s: 6 points back to a 3-tap kernel (the adjoint of `filterTransform`).
+    @inline(__always)
+    static func filterTransformTransposed(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
+        -> (Lanes, Lanes, Lanes) {
+        let sum12 = m1 + m2, sum34 = m3 + m4
+        return (m0 / 4 - sum12 / 6 + sum34 / 24, (m2 - m1) / 6 + (m3 - m4) / 12, (sum34 - sum12) / 6 + m5)
+    }
+
+    /// A u: a 4-tap output gradient to 6 points (the adjoint of `outputTransform`).
+    @inline(__always)
+    static func gradientTransform(_ u0: Lanes, _ u1: Lanes, _ u2: Lanes, _ u3: Lanes)
+        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        let even = u0 + u2, odd = u1 + u3
+        let evenFar = u0 + 4 * u2, oddFar = 2 * u1 + 8 * u3
+        return (u0, even + odd, even - odd, evenFar + oddFar, evenFar - oddFar, u3)
+    }
+}
