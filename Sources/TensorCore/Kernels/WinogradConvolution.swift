@@ -385,9 +385,20 @@ public enum WinogradConvolution {
         // Slots whose four positions all lie inside the row: a plain 4-way de-interleave.
         let firstInside = min(slotCount, max(0, (-offset + 3) / 4))
         let lastInside = max(firstInside, min(slotCount, (width - offset) / 4))
-        for slot in firstInside..<lastInside {
+        var slot = firstInside
+        while slot + 4 <= lastInside {
+            // Four slots at once: a 4×4 transpose of 16 contiguous values.
+            let v = UnsafeRawPointer(source + 4 * slot).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(t0 + slot).storeBytes(of: SIMD4(v[0], v[4], v[8], v[12]), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(t1 + slot).storeBytes(of: SIMD4(v[1], v[5], v[9], v[13]), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(t2 + slot).storeBytes(of: SIMD4(v[2], v[6], v[10], v[14]), as: SIMD4<Float>.self)
+            UnsafeMutableRawPointer(t3 + slot).storeBytes(of: SIMD4(v[3], v[7], v[11], v[15]), as: SIMD4<Float>.self)
+            slot += 4
+        }
+        while slot < lastInside {
             let p = source + 4 * slot
             t0[slot] = p[0]; t1[slot] = p[1]; t2[slot] = p[2]; t3[slot] = p[3]
+            slot += 1
         }
         // Slots that reach into the padding, at either end.
         func gatherEdge(_ slots: Range<Int>) {
@@ -408,9 +419,22 @@ public enum WinogradConvolution {
                               into row: UnsafeMutablePointer<Float>) {
         let (s0, s1, s2, s3) = (source, source + slots, source + 2 * slots, source + 3 * slots)
         let whole = count / 4
-        for slot in 0..<whole {
+        var slot = 0
+        while slot + 4 <= whole {
+            // Four slots at once: the inverse 4×4 transpose.
+            let a = UnsafeRawPointer(s0 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let b = UnsafeRawPointer(s1 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let c = UnsafeRawPointer(s2 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let d = UnsafeRawPointer(s3 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let v = SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1],
+                           a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3]) + SIMD16(repeating: offset)
+            UnsafeMutableRawPointer(row + 4 * slot).storeBytes(of: v, as: SIMD16<Float>.self)
+            slot += 4
+        }
+        while slot < whole {
             let p = row + 4 * slot
             p[0] = s0[slot] + offset; p[1] = s1[slot] + offset; p[2] = s2[slot] + offset; p[3] = s3[slot] + offset
+            slot += 1
         }
         for x in (4 * whole)..<count { row[x] = source[(x & 3) * slots + (x >> 2)] + offset }
     }
