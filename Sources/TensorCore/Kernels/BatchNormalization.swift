@@ -13,8 +13,7 @@ public enum BatchNormKernels {
                         var sum = 0.0, sumSquares = 0.0
                         for image in 0..<n {
                             let base = x.baseAddress! + (image * c + channel) * plane
-                            var s: Float = 0, s2: Float = 0
-                            for i in 0..<plane { let value = base[i]; s += value; s2 += value * value }
+                            let (s, s2) = sumAndSquares(base, count: plane)
                             sum += Double(s); sumSquares += Double(s2)
                         }
                         let count = Double(n * plane)
@@ -26,6 +25,40 @@ public enum BatchNormKernels {
             }
         }
         return (mean, variance)
+    }
+
+    /// Σ x and Σ x² over `count` values, in sixteen interleaved partial sums: a single Float
+    /// accumulator is one long dependency chain the compiler may not reorder (a quarter of the speed).
+    @inline(__always)
+    static func sumAndSquares(_ x: UnsafePointer<Float>, count: Int) -> (Float, Float) {
+        var sum = SIMD16<Float>(), squares = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            sum += v; squares += v * v
+            i += 16
+        }
+        var s = sum.sum(), s2 = squares.sum()
+        while i < count { s += x[i]; s2 += x[i] * x[i]; i += 1 }
+        return (s, s2)
+    }
+
+    /// Σ g and Σ g·(x − center) over `count` values, in sixteen interleaved partial sums.
+    @inline(__always)
+    static func sumAndCenteredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, center: Float,
+                                  count: Int) -> (Float, Float) {
+        var sum = SIMD16<Float>(), dot = SIMD16<Float>()
+        let mu = SIMD16<Float>(repeating: center)
+        var i = 0
+        while i + 16 <= count {
+            let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+            let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            sum += gv; dot += gv * (xv - mu)
+            i += 16
+        }
+        var s = sum.sum(), d = dot.sum()
+        while i < count { s += g[i]; d += g[i] * (x[i] - center); i += 1 }
+        return (s, d)
     }
 
     /// y = (x − mean) / √(var + eps) · γ + β with the given per-channel statistics.
@@ -76,8 +109,7 @@ public enum BatchNormKernels {
                             for image in 0..<n {
                                 let offset = (image * c + channel) * plane
                                 let g = dy.baseAddress! + offset, xs = x.baseAddress! + offset
-                                var a: Float = 0, b: Float = 0
-                                for i in 0..<plane { a += g[i]; b += g[i] * (xs[i] - mu) }
+                                let (a, b) = sumAndCenteredDot(g, xs, center: mu, count: plane)
                                 s += Double(a); sx += Double(b)
                             }
                             sg[channel] = Float(s)

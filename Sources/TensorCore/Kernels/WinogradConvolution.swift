@@ -27,7 +27,7 @@ public enum WinogradConvolution {
     /// the benchmarks' child processes inherit it). Tests switch it directly.
     nonisolated(unsafe) public static var isEnabled = ProcessInfo.processInfo.environment["MASKNET_CONVOLUTION"] != "im2col"
     /// Target bytes of one chunk's transformed input (36·C·tiles floats) or output (36·O·tiles floats).
-    nonisolated(unsafe) static var chunkBytes = 8 << 20
+    nonisolated(unsafe) static var chunkBytes = 4 << 20
     /// Fewest tiles per chunk, so that deep layers with many channels still make GEMMs worth calling.
     nonisolated(unsafe) static var minimumChunkTiles = 128
 
