@@ -144,6 +144,20 @@ final class ConvolutionKernelTests: XCTestCase {
                                                              needsInput: false, needsWeight: true, needsBias: false)
                 XCTAssertNil(onlyWeight.input)
                 assertClose(onlyWeight.weight, expected.dw, "\(label) weight gradient alone")
+                // With the transforms the forward pass kept, as on a gradient tape.
+                for (forInput, forWeight) in [(true, true), (true, false), (false, true)] {
+                    let workspace = ConvolutionWorkspace(forInputGradient: forInput, forWeightGradient: forWeight)
+                    let kept = ConvolutionKernels.forward(input: x, weight: w, bias: b, stride: 1, padding: c.padding,
+                                                          dilation: 1, workspace: workspace)
+                    XCTAssertEqual(kept.scalars, y.scalars, "\(label) forward keeping transforms")
+                    XCTAssertEqual(workspace.winograd?.transformedWeight != nil, forInput)
+                    XCTAssertEqual(workspace.winograd?.transformedInput != nil, forWeight)
+                    let reused = ConvolutionKernels.backward(outputGradient: dy, input: x, weight: w, stride: 1,
+                                                             padding: c.padding, dilation: 1, needsInput: true,
+                                                             needsWeight: true, needsBias: false, workspace: workspace)
+                    assertClose(reused.input, expected.dx, "\(label) input gradient, kept transforms \(forInput)/\(forWeight)")
+                    assertClose(reused.weight, expected.dw, "\(label) weight gradient, kept transforms \(forInput)/\(forWeight)")
+                }
             }
         }
     }

@@ -3,15 +3,19 @@ import TensorCore
 /// 2-D convolution, groups = 1. x `[N, C, H, W]`, weight `[O, C, kh, kw]`, bias `[O]` → `[N, O, Ho, Wo]`.
 public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, stride: Int = 1, padding: Int = 0,
                    dilation: Int = 1) -> Variable {
+    // On a tape, the forward pass keeps what the backward pass will need of its transforms.
+    let recorded = x.tape != nil || weight.tape != nil
+    let workspace = recorded && (x.requiresGradient || weight.requiresGradient)
+        ? ConvolutionWorkspace(forInputGradient: x.requiresGradient, forWeightGradient: weight.requiresGradient) : nil
     let output = ConvolutionKernels.forward(input: x.value, weight: weight.value, bias: bias?.value,
-                                            stride: stride, padding: padding, dilation: dilation)
+                                            stride: stride, padding: padding, dilation: dilation, workspace: workspace)
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     return Variable.result(output, inputs: inputs) { gradient in
         let grads = ConvolutionKernels.backward(
             outputGradient: gradient, input: x.value, weight: weight.value,
             stride: stride, padding: padding, dilation: dilation,
             needsInput: x.requiresGradient, needsWeight: weight.requiresGradient,
-            needsBias: bias?.requiresGradient ?? false)
+            needsBias: bias?.requiresGradient ?? false, workspace: workspace)
         return [grads.input, grads.weight] + (bias == nil ? [] : [grads.bias])
     }
 }

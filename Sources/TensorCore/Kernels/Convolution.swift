@@ -44,6 +44,19 @@ public struct Convolution2DGeometry: Equatable, Sendable {
     }
 }
 
+/// What a convolution's forward pass keeps for its backward pass: the Winograd transforms of the
+/// weight (for the input gradient) and of the input (for the weight gradient), which the backward pass
+/// would otherwise recompute. Made by whoever will run the backward pass, and dropped with it.
+public final class ConvolutionWorkspace {
+    let keepsWeightTransform, keepsInputTransform: Bool
+    var winograd: WinogradConvolution.SavedTransforms?
+
+    public init(forInputGradient: Bool, forWeightGradient: Bool) {
+        keepsWeightTransform = forInputGradient
+        keepsInputTransform = forWeightGradient
+    }
+}
+
 public enum ConvolutionKernels {
     /// Multiply-add FLOPs (2 per MAC) performed by convolution GEMMs since the last reset; read by the
     /// benchmark to report achieved GFLOP/s. Updated from the calling thread only.
@@ -173,8 +186,10 @@ public enum ConvolutionKernels {
     }
 
     /// Forward: output `[N, O, Ho, Wo]` = weight ⊛ input (+ bias).
+    /// `workspace`, when given, receives what the backward pass can reuse.
     public static func forward(input: Tensor, weight: Tensor, bias: Tensor?,
-                               stride: Int, padding: Int, dilation: Int) -> Tensor {
+                               stride: Int, padding: Int, dilation: Int,
+                               workspace: ConvolutionWorkspace? = nil) -> Tensor {
         let g = Convolution2DGeometry(input: input.shape, weight: weight.shape,
                                       stride: stride, padding: padding, dilation: dilation)
         if let bias { precondition(bias.shape == [g.outputChannels], "conv2d: bias \(bias.shape) vs weight \(weight.shape)") }
@@ -183,7 +198,11 @@ public enum ConvolutionKernels {
         if WinogradConvolution.applies(g) {
             // Counted as the direct convolution's FLOPs, so achieved GFLOP/s compare across algorithms.
             performedFLOPs += 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
-            return WinogradConvolution.forward(input: input, weight: weight, bias: bias, g)
+            let (output, saved) = WinogradConvolution.forward(
+                input: input, weight: weight, bias: bias, g,
+                keepWeight: workspace?.keepsWeightTransform ?? false, keepInput: workspace?.keepsInputTransform ?? false)
+            workspace?.winograd = saved
+            return output
         }
         let band = bandRows(g)
         var output = Tensor(uninitializedShape: [n, g.outputChannels, g.outputHeight, g.outputWidth])
@@ -228,9 +247,11 @@ public enum ConvolutionKernels {
 
     /// Backward: gradients of input, weight and bias from the output gradient.
     /// Each is computed only when requested, since frozen layers need only the input gradient.
+    /// `workspace` is the one the forward pass filled, if any.
     public static func backward(outputGradient: Tensor, input: Tensor, weight: Tensor,
                                 stride: Int, padding: Int, dilation: Int,
-                                needsInput: Bool, needsWeight: Bool, needsBias: Bool)
+                                needsInput: Bool, needsWeight: Bool, needsBias: Bool,
+                                workspace: ConvolutionWorkspace? = nil)
         -> (input: Tensor?, weight: Tensor?, bias: Tensor?) {
         let g = Convolution2DGeometry(input: input.shape, weight: weight.shape,
                                       stride: stride, padding: padding, dilation: dilation)
@@ -257,14 +278,13 @@ public enum ConvolutionKernels {
             }
         }
         guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
-        if needsWeight, WinogradConvolution.applies(g) {
-            performedFLOPs += 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
-            let weightGradient = WinogradConvolution.weightGradient(outputGradient: outputGradient, input: input, g)
-            guard needsInput else { return (nil, weightGradient, biasGradient) }
-            return (backward(outputGradient: outputGradient, input: input, weight: weight, stride: stride,
-                             padding: padding, dilation: dilation, needsInput: true, needsWeight: false,
-                             needsBias: false).input,
-                    weightGradient, biasGradient)
+        if WinogradConvolution.applies(g) {
+            let flops = 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
+            performedFLOPs += (needsInput ? flops : 0) + (needsWeight ? flops : 0)
+            let gradients = WinogradConvolution.backward(
+                outputGradient: outputGradient, input: input, weight: weight, g, saved: workspace?.winograd,
+                needsInput: needsInput, needsWeight: needsWeight)
+            return (gradients.input, gradients.weight, biasGradient)
         }
         if needsInput, let transposed = transposedForInputGradient(weight, g) {
             // dX is itself a stride-1 convolution of dY: one GEMM with K = O·kh·kw per band instead of

@@ -71,6 +71,10 @@ public enum WinogradConvolution {
             slots = (tilesWide + lanes - 1) / lanes * lanes + lanes
         }
 
+        var chunkCount: Int { (tileRows + chunkRows - 1) / chunkRows }
+        /// The tile rows of chunk `index`.
+        func rows(ofChunk index: Int) -> Range<Int> { index * chunkRows..<min(tileRows, (index + 1) * chunkRows) }
+
         /// The tile rows of each chunk.
         var chunks: StrideTo<Int> { stride(from: 0, to: tileRows, by: chunkRows) }
         func rows(ofChunkAt start: Int) -> Range<Int> { start..<min(tileRows, start + chunkRows) }
@@ -78,32 +82,45 @@ public enum WinogradConvolution {
 
     // MARK: Forward
 
-    /// Output `[N, O, Ho, Wo]` of the convolution with `weight` `[O, C, 3, 3]` (+ bias) and the padding in `g`.
-    static func forward(input: Tensor, weight: Tensor, bias: Tensor?, _ g: Convolution2DGeometry) -> Tensor {
+    /// The transforms a forward pass keeps for its backward pass: U for the input gradient, every
+    /// chunk's V for the weight gradient. Recomputing V costs a full pass over the input; keeping it costs
+    /// 36/16 of the input's size (2.25×) until the backward pass has run.
+    public final class SavedTransforms {
+        let tiling: Tiling
+        let transformedWeight: Tensor?
+        /// `[chunks, 36, C, leadingDimension]`.
+        let transformedInput: Tensor?
+        init(tiling: Tiling, transformedWeight: Tensor?, transformedInput: Tensor?) {
+            self.tiling = tiling
+            self.transformedWeight = transformedWeight
+            self.transformedInput = transformedInput
+        }
+    }
+
+    /// Output `[N, O, Ho, Wo]` of the convolution with `weight` `[O, C, 3, 3]` (+ bias) and the padding in
+    /// `g`, and, if asked, the transforms that the backward pass can reuse.
+    static func forward(input: Tensor, weight: Tensor, bias: Tensor?, _ g: Convolution2DGeometry,
+                        keepWeight: Bool = false, keepInput: Bool = false) -> (output: Tensor, saved: SavedTransforms?) {
         let n = input.shape[0]
         let (c, o) = (g.channels, g.outputChannels)
         let tiling = Tiling(g, images: n, channels: max(c, o))
         let ld = tiling.leadingDimension
         var output = Tensor(uninitializedShape: [n, o, g.outputHeight, g.outputWidth])
-        var transformedWeight = Tensor(uninitializedShape: [points, o, c])
+        let transformedWeight = transformWeights(weight, g)
         // Columns past a chunk's tiles are scratch for the vector tail: never read into results.
-        var transformedInput = Tensor(uninitializedShape: [points, c, ld])
+        var transformedInput = Tensor(uninitializedShape: [keepInput ? tiling.chunkCount : 1, points, c, ld])
         var products = Tensor(uninitializedShape: [points, o, ld])
         let biasValues = bias?.scalars
         input.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                transformedWeight.withUnsafeMutableBufferPointer { u in
-                    transformWeights(w.baseAddress!, outputChannels: o, channels: c, into: u.baseAddress!)
-                }
-            }
             transformedWeight.withUnsafeBufferPointer { u in
                 transformedInput.withUnsafeMutableBufferPointer { v in
                     products.withUnsafeMutableBufferPointer { m in
                         output.withUnsafeMutableBufferPointer { y in
-                            let (uBase, vBase, mBase) = (u.baseAddress!, v.baseAddress!, m.baseAddress!)
-                            for start in tiling.chunks {
-                                let rows = tiling.rows(ofChunkAt: start)
+                            let (uBase, mBase) = (u.baseAddress!, m.baseAddress!)
+                            for chunk in 0..<tiling.chunkCount {
+                                let rows = tiling.rows(ofChunk: chunk)
                                 let tiles = rows.count * tiling.tilesWide
+                                let vBase = v.baseAddress! + (keepInput ? chunk * points * c * ld : 0)
                                 transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
                                 // M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles), the 36 products spread over the workers.
                                 parallelFor(points) { xi in
@@ -118,7 +135,20 @@ public enum WinogradConvolution {
                 }
             }
         }
-        return output
+        guard keepWeight || keepInput else { return (output, nil) }
+        return (output, SavedTransforms(tiling: tiling, transformedWeight: keepWeight ? transformedWeight : nil,
+                                        transformedInput: keepInput ? transformedInput : nil))
+    }
+
+    /// U `[36, O, C]` of a weight `[O, C, 3, 3]`.
+    static func transformWeights(_ weight: Tensor, _ g: Convolution2DGeometry) -> Tensor {
+        var transformed = Tensor(uninitializedShape: [points, g.outputChannels, g.channels])
+        weight.withUnsafeBufferPointer { w in
+            transformed.withUnsafeMutableBufferPointer { u in
+                transformWeights(w.baseAddress!, outputChannels: g.outputChannels, channels: g.channels, into: u.baseAddress!)
+            }
+        }
+        return transformed
     }
 
     /// U[ξ, o, c] = (G g Gᵀ)[ξ] for each 3×3 kernel g = weight[o, c], vectorised across input channels.
@@ -251,32 +281,70 @@ public enum WinogradConvolution {
 
     // MARK: Weight gradient
 
-    /// dW `[O, C, 3, 3]` = Σ over images and output pixels of dY ⊗ (input patch), by F(3×3, 4×4).
-    static func weightGradient(outputGradient: Tensor, input: Tensor, _ g: Convolution2DGeometry) -> Tensor {
+    /// Input and weight gradients from the output gradient, both from its transform E = A u Aᵀ per tile:
+    /// the weight gradient by F(3×3, 4×4), dW = Gᵀ[Σ_tiles E ⊙ V]G; the input gradient by the adjoint of
+    /// the forward algorithm, each tile adding the 6×6 patch B[Uᵀ E]Bᵀ into dX (neighbouring patches
+    /// overlap by two pixels). `saved` supplies U and V from the forward pass; whatever it lacks is
+    /// recomputed from `weight` and `input`.
+    static func backward(outputGradient: Tensor, input: Tensor, weight: Tensor, _ g: Convolution2DGeometry,
+                         saved: SavedTransforms?, needsInput: Bool, needsWeight: Bool)
+        -> (input: Tensor?, weight: Tensor?) {
         let n = input.shape[0]
         let (c, o) = (g.channels, g.outputChannels)
-        let tiling = Tiling(g, images: n, channels: max(c, o))
+        let tiling = saved?.tiling ?? Tiling(g, images: n, channels: max(c, o))
+        precondition(tiling.g == g && tiling.images == n, "Winograd backward: saved transforms of another convolution")
         let ld = tiling.leadingDimension
-        var transformedSum = Tensor(uninitializedShape: [points, o, c])
-        var transformedInput = Tensor(uninitializedShape: [points, c, ld])
+        let transformedWeight = needsInput ? (saved?.transformedWeight ?? transformWeights(weight, g)) : Tensor(shape: [0])
+        let savedInput = needsWeight ? saved?.transformedInput : nil
+        var transformedSum = Tensor(uninitializedShape: needsWeight ? [points, o, c] : [0])
+        var freshInput = Tensor(uninitializedShape: needsWeight && savedInput == nil ? [points, c, ld] : [0])
         var transformedGradient = Tensor(uninitializedShape: [points, o, ld])
+        var patches = Tensor(uninitializedShape: needsInput ? [points, c, ld] : [0])
+        var inputGradient = needsInput ? Tensor(shape: input.shape) : nil
+        var dxStorage = inputGradient ?? Tensor(shape: [0])
         input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
-                transformedSum.withUnsafeMutableBufferPointer { s in
-                    transformedInput.withUnsafeMutableBufferPointer { v in
-                        transformedGradient.withUnsafeMutableBufferPointer { e in
-                            let (eBase, vBase, sBase) = (e.baseAddress!, v.baseAddress!, s.baseAddress!)
-                            for start in tiling.chunks {
-                                let rows = tiling.rows(ofChunkAt: start)
-                                let tiles = rows.count * tiling.tilesWide
-                                transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
-                                transformGradient(dy.baseAddress!, tiling, rows: rows, into: eBase)
-                                // S[ξ] (O×C) += E[ξ] (O×tiles) · V[ξ]ᵀ (tiles×C)
-                                let beta: Float = start == 0 ? 0 : 1
-                                parallelFor(points) { xi in
-                                    BLAS.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
-                                                    a: eBase + xi * o * ld, lda: ld, b: vBase + xi * c * ld, ldb: ld,
-                                                    beta: beta, c: sBase + xi * o * c, ldc: c)
+                transformedWeight.withUnsafeBufferPointer { u in
+                    (savedInput ?? Tensor(shape: [0])).withUnsafeBufferPointer { kept in
+                        transformedSum.withUnsafeMutableBufferPointer { s in
+                            freshInput.withUnsafeMutableBufferPointer { fresh in
+                                transformedGradient.withUnsafeMutableBufferPointer { e in
+                                    patches.withUnsafeMutableBufferPointer { p in
+                                        dxStorage.withUnsafeMutableBufferPointer { dx in
+                                            let (uBase, eBase) = (u.baseAddress!, e.baseAddress!)
+                                            for chunk in 0..<tiling.chunkCount {
+                                                let rows = tiling.rows(ofChunk: chunk)
+                                                let tiles = rows.count * tiling.tilesWide
+                                                transformGradient(dy.baseAddress!, tiling, rows: rows, into: eBase)
+                                                if needsWeight {
+                                                    let vBase: UnsafePointer<Float>
+                                                    if savedInput != nil {
+                                                        vBase = kept.baseAddress! + chunk * points * c * ld
+                                                    } else {
+                                                        transformInput(x.baseAddress!, tiling, rows: rows, into: fresh.baseAddress!)
+                                                        vBase = UnsafePointer(fresh.baseAddress!)
+                                                    }
+                                                    // S[ξ] (O×C) += E[ξ] (O×tiles) · V[ξ]ᵀ (tiles×C)
+                                                    let (sBase, beta): (UnsafeMutablePointer<Float>, Float) = (s.baseAddress!, chunk == 0 ? 0 : 1)
+                                                    parallelFor(points) { xi in
+                                                        BLAS.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
+                                                                        a: eBase + xi * o * ld, lda: ld, b: vBase + xi * c * ld, ldb: ld,
+                                                                        beta: beta, c: sBase + xi * o * c, ldc: c)
+                                                    }
+                                                }
+                                                if needsInput {
+                                                    // P[ξ] (C×tiles) = U[ξ]ᵀ (C×O) · E[ξ] (O×tiles), then B P Bᵀ added into dX.
+                                                    let pBase = p.baseAddress!
+                                                    parallelFor(points) { xi in
+                                                        BLAS.serialGemm(transposeA: true, transposeB: false, m: c, n: tiles, k: o,
+                                                                        a: uBase + xi * o * c, lda: c, b: eBase + xi * o * ld, ldb: ld,
+                                                                        beta: 0, c: pBase + xi * c * ld, ldc: ld)
+                                                    }
+                                                    addInputPatches(pBase, tiling, rows: rows, into: dx.baseAddress!)
+                                                }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -284,13 +352,67 @@ public enum WinogradConvolution {
                 }
             }
         }
+        if needsInput { inputGradient = dxStorage }
+        guard needsWeight else { return (inputGradient, nil) }
         var weightGradient = Tensor(uninitializedShape: [o, c, 3, 3])
         transformedSum.withUnsafeBufferPointer { s in
             weightGradient.withUnsafeMutableBufferPointer { dw in
                 untransformWeightGradient(s.baseAddress!, outputChannels: o, channels: c, into: dw.baseAddress!)
             }
         }
-        return weightGradient
+        return (inputGradient, weightGradient)
+    }
+
+    /// Adds B P Bᵀ of every tile of tile rows `rows` into the input gradient: the 6×6 patch of channel c
+    /// under the tile, clipped to the image. Parallel over channels, so no two threads add to one pixel.
+    static func addInputPatches(_ p: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
+                                into dx: UnsafeMutablePointer<Float>) {
+        let g = tiling.g
+        let (c, h, w, pad) = (g.channels, g.height, g.width, g.padding)
+        let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
+        let phaseLength = 4 * slots
+        let laneIndex = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        parallelChunks(c, minimumChunk: 1) { channels in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * phaseLength) { scratch in
+                let horizontal = scratch.baseAddress!, vertical = horizontal + 6 * phaseLength
+                for cc in channels {
+                    for row in rows {
+                        let column = (row - rows.lowerBound) * tw
+                        horizontal.update(repeating: 0, count: 6 * phaseLength)
+                        // Along each patch row i: B p over the tile's 6 columns j; patch column k of tile t is
+                        // phase k mod 4, slot t + k / 4, so columns 4 and 5 overlap the next tile's 0 and 1.
+                        for i in 0..<6 {
+                            let source = p + ((i * 6) * c + cc) * ld + column
+                            let step = c * ld
+                            let target = horizontal + i * phaseLength
+                            for t in stride(from: 0, to: tw, by: laneCount) {
+                                // Lanes past the row's last tile hold other rows' tiles or scratch: zero them.
+                                let outside = laneIndex .>= SIMD8<Int32>(repeating: Int32(tw - t))
+                                let value = { (j: Int) in load(source + j * step + t).replacing(with: 0, where: outside) }
+                                let q = inputTransformTransposed(value(0), value(1), value(2), value(3), value(4), value(5))
+                                add(q.0, target + t); add(q.1, target + slots + t)
+                                add(q.2, target + 2 * slots + t); add(q.3, target + 3 * slots + t)
+                                add(q.4, target + t + 1); add(q.5, target + slots + t + 1)
+                            }
+                        }
+                        // Down the columns: B (·) over the 6 patch rows, elementwise over phases and slots.
+                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
+                            let d = horizontal + index
+                            store(inputTransformTransposed(load(d), load(d + phaseLength), load(d + 2 * phaseLength),
+                                                           load(d + 3 * phaseLength), load(d + 4 * phaseLength),
+                                                           load(d + 5 * phaseLength)),
+                                  vertical + index, step: phaseLength)
+                        }
+                        let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4 - pad
+                        let plane = dx + (image * c + cc) * h * w
+                        for k in 0..<6 where top + k >= 0 && top + k < h {
+                            addPhases(vertical + k * phaseLength, slots: slots, count: 4 * (tw + 1), offset: -pad,
+                                      width: w, into: plane + (top + k) * w)
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// dW[o, c] = Gᵀ S[·, o, c] G for every kernel, vectorised across input channels.
@@ -413,6 +535,18 @@ public enum WinogradConvolution {
         gatherEdge(lastInside..<slotCount)
     }
 
+    /// Adds `source[phase · slots + slot]` into `row[4·slot + phase + offset]` for the first `count`
+    /// positions, skipping columns outside `0..<width`.
+    @inline(__always)
+    static func addPhases(_ source: UnsafePointer<Float>, slots: Int, count: Int, offset: Int, width: Int,
+                          into row: UnsafeMutablePointer<Float>) {
+        let first = max(0, -offset), last = min(count, width - offset)
+        guard first < last else { return }
+        for position in first..<last {
+            row[position + offset] += source[(position & 3) * slots + (position >> 2)]
+        }
+    }
+
     /// Writes `row[x]` = `source[(x mod 4) · slots + x / 4]` + `offset` for x < `count`.
     @inline(__always)
     static func scatterPhases(_ source: UnsafePointer<Float>, slots: Int, count: Int, adding offset: Float,
@@ -459,6 +593,23 @@ public enum WinogradConvolution {
     static func store(_ r: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ p: UnsafeMutablePointer<Float>, step: Int) {
         store(r.0, p); store(r.1, p + step); store(r.2, p + 2 * step)
         store(r.3, p + 3 * step); store(r.4, p + 4 * step); store(r.5, p + 5 * step)
+    }
+
+    @inline(__always) static func add(_ value: Lanes, _ p: UnsafeMutablePointer<Float>) {
+        store(load(p) + value, p)
+    }
+
+    /// B p: 6 points back to 6 patch values (the adjoint of `inputTransform`).
+    @inline(__always)
+    static func inputTransformTransposed(_ p0: Lanes, _ p1: Lanes, _ p2: Lanes, _ p3: Lanes, _ p4: Lanes, _ p5: Lanes)
+        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        let sum12 = p1 + p2, difference12 = p2 - p1, sum34 = p3 + p4, difference34 = p3 - p4
+        return (4 * p0,
+                4 * difference12 - 2 * difference34 + 4 * p5,
+                -5 * p0 - 4 * sum12 - sum34,
+                -difference12 + 2 * difference34 - 5 * p5,
+                p0 + sum12 + sum34,
+                p5)
     }
 
     /// Bᵀ d: 6 inputs to 6 points.
