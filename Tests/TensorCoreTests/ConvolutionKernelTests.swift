@@ -115,6 +115,9 @@ final class ConvolutionKernelTests: XCTestCase {
         Case(input: [1, 20, 16, 16], weight: [16, 20, 3, 3], stride: 1, padding: 1, dilation: 1, bias: false),
         Case(input: [3, 16, 6, 11], weight: [18, 16, 3, 3], stride: 1, padding: 0, dilation: 1, bias: true),
         Case(input: [1, 16, 5, 5], weight: [16, 16, 3, 3], stride: 1, padding: 2, dilation: 1, bias: false),
+        // Rows wide enough for the vectorised (four slots at a time) gathers and scatters.
+        Case(input: [1, 16, 9, 41], weight: [16, 16, 3, 3], stride: 1, padding: 1, dilation: 1, bias: true),
+        Case(input: [2, 16, 6, 38], weight: [16, 16, 3, 3], stride: 1, padding: 0, dilation: 1, bias: false),
     ]
 
     func testWinogradMatchesDirectConvolution() {

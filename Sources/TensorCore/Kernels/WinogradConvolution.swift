@@ -542,7 +542,26 @@ public enum WinogradConvolution {
                           into row: UnsafeMutablePointer<Float>) {
         let first = max(0, -offset), last = min(count, width - offset)
         guard first < last else { return }
-        for position in first..<last {
+        let (s0, s1, s2, s3) = (source, source + slots, source + 2 * slots, source + 3 * slots)
+        // Whole slots inside the row, four at a time: the inverse 4×4 transpose, added.
+        let firstWhole = (first + 3) / 4
+        var slot = firstWhole
+        while 4 * (slot + 4) <= last {
+            let a = UnsafeRawPointer(s0 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let b = UnsafeRawPointer(s1 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let c = UnsafeRawPointer(s2 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let d = UnsafeRawPointer(s3 + slot).loadUnaligned(as: SIMD4<Float>.self)
+            let target = UnsafeMutableRawPointer(row + 4 * slot + offset)
+            let sum = target.loadUnaligned(as: SIMD16<Float>.self)
+                + SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1], a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3])
+            target.storeBytes(of: sum, as: SIMD16<Float>.self)
+            slot += 4
+        }
+        // The partial slots at either end.
+        for position in first..<max(first, min(last, 4 * firstWhole)) {
+            row[position + offset] += source[(position & 3) * slots + (position >> 2)]
+        }
+        for position in min(4 * slot, last)..<last {
             row[position + offset] += source[(position & 3) * slots + (position >> 2)]
         }
     }
