@@ -3,9 +3,9 @@ import TensorCore
 /// 2-D convolution, groups = 1. x `[N, C, H, W]`, weight `[O, C, kh, kw]`, bias `[O]` → `[N, O, Ho, Wo]`.
 public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, stride: Int = 1, padding: Int = 0,
                    dilation: Int = 1) -> Variable {
-    // On a tape, the forward pass keeps what the backward pass will need of its transforms.
-    let recorded = x.tape != nil || weight.tape != nil
-    let workspace = recorded && (x.requiresGradient || weight.requiresGradient)
+    // When a gradient will be asked for (the variable is on a tape), the forward pass keeps what the
+    // backward pass would otherwise recompute; the workspace goes with the tape.
+    let workspace = x.requiresGradient || weight.requiresGradient
         ? ConvolutionWorkspace(forInputGradient: x.requiresGradient, forWeightGradient: weight.requiresGradient) : nil
     let output = ConvolutionKernels.forward(input: x.value, weight: weight.value, bias: bias?.value,
                                             stride: stride, padding: padding, dilation: dilation, workspace: workspace)
