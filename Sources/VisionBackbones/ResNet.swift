@@ -64,9 +64,10 @@ final class ResidualBlock {
     }
 
     func callAsFunction(_ x: Variable, _ context: ForwardContext) -> Variable {
-        var out = relu(bn1(conv1(x, context), context))
-        out = bn2(conv2(out, context), context)
-        if let conv3, let bn3 { out = bn3(conv3(relu(out), context), context) }
+        var out = bn1(conv1(x, context), context, followedByReLU: true)
+        // Basic blocks add the shortcut before their second ReLU; bottlenecks have one after bn2.
+        out = bn2(conv2(out, context), context, followedByReLU: conv3 != nil)
+        if let conv3, let bn3 { out = bn3(conv3(out, context), context) }
         let identity = downsample.map { $0.bn($0.conv(x, context), context) } ?? x
         return relu(out + identity)
     }
@@ -116,7 +117,7 @@ public final class ResNetBody {
 
     /// x `[N, 3, H, W]` → the returned stages' maps, finest first (stride 4·2^stage).
     public func callAsFunction(_ x: Variable, _ context: ForwardContext) -> [Variable] {
-        var out = maxPool2d(relu(bn1(conv1(x, context), context)), kernelSize: 3, stride: 2, padding: 1)
+        var out = maxPool2d(bn1(conv1(x, context), context, followedByReLU: true), kernelSize: 3, stride: 2, padding: 1)
         var features: [Variable] = []
         for (index, blocks) in stages.enumerated() {
             for block in blocks { out = block(out, context) }

@@ -190,6 +190,35 @@ final class OpGradientCheckTests: XCTestCase {
         }
     }
 
+    /// batch_norm with `followedByReLU` is relu(batch_norm(x)) in one op: same output, same gradients of
+    /// x, γ and β, in both modes; planes of 35 values run the vector loops and their scalar tails.
+    func testBatchNormFollowedByReLUEqualsTheComposition() {
+        let x = randomTensor([2, 3, 5, 7], -2, 2, seed: 120)
+        let gamma = randomTensor([3], 0.5, 1.5, seed: 121), beta = randomTensor([3], -0.3, 0.3, seed: 122)
+        let upstream = randomTensor([2, 3, 5, 7], seed: 123)
+        for mode in [BatchNormMode.training, .evaluation] {
+            func run(fused: Bool) -> [Tensor] {
+                let tape = GradientTape()
+                let (xv, gv, bv) = (tape.watch(x), tape.watch(gamma), tape.watch(beta))
+                var mean = Tensor(shape: [3], scalars: [0.1, -0.2, 0.3]), variance = Tensor(shape: [3], scalars: [0.8, 1.2, 0.5])
+                let y = fused
+                    ? batchNorm2d(xv, weight: gv, bias: bv, runningMean: &mean, runningVariance: &variance, mode: mode,
+                                  updateRunningStatistics: false, followedByReLU: true)
+                    : relu(batchNorm2d(xv, weight: gv, bias: bv, runningMean: &mean, runningVariance: &variance, mode: mode,
+                                       updateRunningStatistics: false))
+                tape.backward(from: y, seed: upstream)
+                return [y.value, tape.gradient(of: xv)!, tape.gradient(of: gv)!, tape.gradient(of: bv)!]
+            }
+            let (fused, composed) = (run(fused: true), run(fused: false))
+            XCTAssertGreaterThan(fused[0].scalars.filter { $0 == 0 }.count, 20, "\(mode): the ReLU must cut something")
+            for (index, name) in ["output", "dx", "dγ", "dβ"].enumerated() {
+                for (a, b) in zip(fused[index].scalars, composed[index].scalars) {
+                    XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "\(mode) \(name)")
+                }
+            }
+        }
+    }
+
     func testPointwiseAndShapeGradients() {
         // ReLU: magnitudes in [0.05, 1] so that no input is within the step of the kink.
         let magnitudes = randomTensor([2, 3, 4], 0.05, 1, seed: 110).scalars

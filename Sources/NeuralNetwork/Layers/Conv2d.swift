@@ -114,12 +114,13 @@ public final class BatchNorm2d {
     }
 
     /// x `[N, C, H, W]` → same shape; behaviour set by the context's BatchNorm mode.
-    public func callAsFunction(_ x: Variable, _ context: ForwardContext) -> Variable {
+    /// `followedByReLU` fuses the ReLU that follows (relu(bn(x)) in one op).
+    public func callAsFunction(_ x: Variable, _ context: ForwardContext, followedByReLU: Bool = false) -> Variable {
         let update = context.batchNormMode == .training && context.updatesRunningStatistics
         if update { store.integerBuffers[batchCounterKey, default: 0] += 1 }
         return batchNorm2d(x, weight: context.variable(weight), bias: context.variable(bias),
                            runningMean: &runningMean.value, runningVariance: &runningVariance.value,
                            mode: context.batchNormMode, updateRunningStatistics: update,
-                           momentum: momentum, epsilon: epsilon)
+                           momentum: momentum, epsilon: epsilon, followedByReLU: followedByReLU)
     }
 }

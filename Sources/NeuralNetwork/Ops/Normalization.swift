@@ -6,10 +6,11 @@ import TensorCore
 /// running statistics by `momentum` — with the *unbiased* batch variance, as PyTorch does.
 /// `.evaluation` normalises with the running statistics; gradients still reach x and, if they are
 /// tracked, γ and β (the classifier's "frozen statistics, trainable affine" mode, spec §5.4).
+/// `followedByReLU` returns relu(batch_norm(x)) as one op: one pass over memory each way instead of two.
 public func batchNorm2d(_ x: Variable, weight: Variable, bias: Variable,
                         runningMean: inout Tensor, runningVariance: inout Tensor,
                         mode: BatchNormMode, updateRunningStatistics: Bool,
-                        momentum: Float = 0.1, epsilon: Float = 1e-5) -> Variable {
+                        momentum: Float = 0.1, epsilon: Float = 1e-5, followedByReLU: Bool = false) -> Variable {
     precondition(x.value.rank == 4, "batch_norm2d expects [N,C,H,W], got \(x.shape)")
     let channels = x.shape[1]
     precondition(runningMean.shape == [channels] && runningVariance.shape == [channels],
@@ -38,11 +39,13 @@ public func batchNorm2d(_ x: Variable, weight: Variable, bias: Variable,
         batchStatistics = false
     }
     let output = BatchNormKernels.normalize(x.value, mean: mean, variance: variance,
-                                            weight: weight.value, bias: bias.value, epsilon: epsilon)
+                                            weight: weight.value, bias: bias.value, epsilon: epsilon,
+                                            applyingReLU: followedByReLU)
     return Variable.result(output, inputs: [x, weight, bias]) { gradient in
         let grads = BatchNormKernels.backward(outputGradient: gradient, input: x.value, mean: mean, variance: variance,
                                               weight: weight.value, epsilon: epsilon,
-                                              batchStatistics: batchStatistics, needsInput: x.requiresGradient)
+                                              batchStatistics: batchStatistics, needsInput: x.requiresGradient,
+                                              reluOutput: followedByReLU ? output : nil)
         return [grads.input, weight.requiresGradient ? grads.weight : nil, bias.requiresGradient ? grads.bias : nil]
     }
 }
