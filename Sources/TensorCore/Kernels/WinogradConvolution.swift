@@ -74,10 +74,6 @@ public enum WinogradConvolution {
         var chunkCount: Int { (tileRows + chunkRows - 1) / chunkRows }
         /// The tile rows of chunk `index`.
         func rows(ofChunk index: Int) -> Range<Int> { index * chunkRows..<min(tileRows, (index + 1) * chunkRows) }
-
-        /// The tile rows of each chunk.
-        var chunks: StrideTo<Int> { stride(from: 0, to: tileRows, by: chunkRows) }
-        func rows(ofChunkAt start: Int) -> Range<Int> { start..<min(tileRows, start + chunkRows) }
     }
 
     // MARK: Forward
