@@ -186,39 +186,74 @@ public enum WinogradConvolution {
     static func transformInput(_ x: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
                                into v: UnsafeMutablePointer<Float>) {
         let g = tiling.g
-        let (c, h, w, p) = (g.channels, g.height, g.width, g.padding)
+        transformPatches(InputPatch.self, x, planes: g.channels, height: g.height, width: g.width,
+                         padding: g.padding, tiling, rows: rows, into: v)
+    }
+
+    /// The two patch transforms that turn image data into the 36 points of a tile.
+    protocol PatchTransform {
+        /// Patch side: 6 for an input patch, 4 for an output-gradient tile.
+        static var size: Int { get }
+        /// The one-dimensional transform of `size` values (`value(0)`, …) to 6 points.
+        static func apply(_ value: (Int) -> Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+    }
+
+    /// Bᵀ on the 6×6 input patch under a tile.
+    enum InputPatch: PatchTransform {
+        static var size: Int { 6 }
+        @inline(__always)
+        static func apply(_ value: (Int) -> Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+            inputTransform(value(0), value(1), value(2), value(3), value(4), value(5))
+        }
+    }
+
+    /// A on a 4×4 output-gradient tile.
+    enum GradientTile: PatchTransform {
+        static var size: Int { 4 }
+        @inline(__always)
+        static func apply(_ value: (Int) -> Lanes) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+            gradientTransform(value(0), value(1), value(2), value(3))
+        }
+    }
+
+    /// T[ξ, plane, ·] = (P d Pᵀ)[ξ] for the size×size patch d of each plane at (4·tile row − padding,
+    /// 4·tile column − padding), zeros outside the plane, for the tiles of tile rows `rows`. Parallel over
+    /// planes; each tile row's image rows are gathered phase-major (x → phase x mod 4, slot x / 4), so the
+    /// j-th patch column of every tile in the row is one vector (phase j mod 4, slots shifted by j / 4).
+    @inline(__always)
+    static func transformPatches<P: PatchTransform>(_ transform: P.Type, _ source: UnsafePointer<Float>, planes: Int,
+                                                    height h: Int, width w: Int, padding p: Int, _ tiling: Tiling,
+                                                    rows: Range<Int>, into target: UnsafeMutablePointer<Float>) {
         let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
         let phaseLength = 4 * slots
-        parallelChunks(c, minimumChunk: 1) { channels in
+        // Slots the vertical pass must fill: every tile of the row plus the next one's first columns.
+        let usedSlots = min(slots, (tw + 1 + laneCount - 1) / laneCount * laneCount)
+        parallelChunks(planes, minimumChunk: 1) { planeRange in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * phaseLength) { scratch in
                 let gathered = scratch.baseAddress!, vertical = gathered + 6 * phaseLength
                 gathered.initialize(repeating: 0, count: 12 * phaseLength)
-                for cc in channels {
+                for plane in planeRange {
                     for row in rows {
                         let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4 - p
-                        let plane = x + (image * c + cc) * h * w
-                        // gathered[k][phase][slot] = input(top + k, 4·slot + phase − p), zero outside.
-                        for k in 0..<6 {
-                            gatherPhases(plane, row: top + k, height: h, width: w, offset: -p,
+                        let base = source + (image * planes + plane) * h * w
+                        for k in 0..<P.size {
+                            gatherPhases(base, row: top + k, height: h, width: w, offset: -p,
                                          count: 4 * (tw + 1), slots: slots, into: gathered + k * phaseLength)
                         }
-                        // Bᵀ d along the image column: elementwise over every phase and slot.
-                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
-                            let d = gathered + index
-                            store(inputTransform(load(d), load(d + phaseLength), load(d + 2 * phaseLength),
-                                                 load(d + 3 * phaseLength), load(d + 4 * phaseLength),
-                                                 load(d + 5 * phaseLength)),
-                                  vertical + index, step: phaseLength)
+                        // Down the columns: elementwise over every phase and used slot.
+                        for phase in 0..<4 {
+                            for slot in stride(from: 0, to: usedSlots, by: laneCount) {
+                                let index = phase * slots + slot
+                                store(P.apply { load(gathered + $0 * phaseLength + index) }, vertical + index, step: phaseLength)
+                            }
                         }
-                        // (Bᵀ d) B along the row: the j-th patch column of tile t is phase j mod 4, slot t + j / 4.
+                        // Along the rows: patch column j of tile t is phase j mod 4, slot t + j / 4.
                         let column = (row - rows.lowerBound) * tw
                         for i in 0..<6 {
-                            let source = vertical + i * phaseLength
+                            let values = vertical + i * phaseLength
                             for t in stride(from: 0, to: tw, by: laneCount) {
-                                let r = inputTransform(load(source + t), load(source + slots + t),
-                                                       load(source + 2 * slots + t), load(source + 3 * slots + t),
-                                                       load(source + t + 1), load(source + slots + t + 1))
-                                store(r, v + ((i * 6) * c + cc) * ld + column + t, step: c * ld)
+                                store(P.apply { load(values + ($0 & 3) * slots + t + ($0 >> 2)) },
+                                      target + ((i * 6) * planes + plane) * ld + column + t, step: planes * ld)
                             }
                         }
                     }
@@ -448,41 +483,8 @@ public enum WinogradConvolution {
     static func transformGradient(_ dy: UnsafePointer<Float>, _ tiling: Tiling, rows: Range<Int>,
                                   into e: UnsafeMutablePointer<Float>) {
         let g = tiling.g
-        let (o, ho, wo) = (g.outputChannels, g.outputHeight, g.outputWidth)
-        let (tw, slots, ld) = (tiling.tilesWide, tiling.slots, tiling.leadingDimension)
-        let phaseLength = 4 * slots
-        parallelChunks(o, minimumChunk: 1) { channels in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * phaseLength) { scratch in
-                let gathered = scratch.baseAddress!, vertical = gathered + 4 * phaseLength
-                gathered.initialize(repeating: 0, count: 10 * phaseLength)
-                for oc in channels {
-                    for row in rows {
-                        let image = row / tiling.tilesHigh, top = (row % tiling.tilesHigh) * 4
-                        let plane = dy + (image * o + oc) * ho * wo
-                        for k in 0..<4 {
-                            gatherPhases(plane, row: top + k, height: ho, width: wo, offset: 0,
-                                         count: 4 * tw, slots: slots, into: gathered + k * phaseLength)
-                        }
-                        // A u down the columns: 4 rows to 6.
-                        for index in stride(from: 0, to: phaseLength, by: laneCount) {
-                            let d = gathered + index
-                            store(gradientTransform(load(d), load(d + phaseLength), load(d + 2 * phaseLength),
-                                                    load(d + 3 * phaseLength)),
-                                  vertical + index, step: phaseLength)
-                        }
-                        let column = (row - rows.lowerBound) * tw
-                        for i in 0..<6 {
-                            let source = vertical + i * phaseLength
-                            for t in stride(from: 0, to: tw, by: laneCount) {
-                                let r = gradientTransform(load(source + t), load(source + slots + t),
-                                                          load(source + 2 * slots + t), load(source + 3 * slots + t))
-                                store(r, e + ((i * 6) * o + oc) * ld + column + t, step: o * ld)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        transformPatches(GradientTile.self, dy, planes: g.outputChannels, height: g.outputHeight, width: g.outputWidth,
+                         padding: 0, tiling, rows: rows, into: e)
     }
 
     // MARK: Phase-major rows
