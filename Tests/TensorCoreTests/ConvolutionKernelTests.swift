@@ -16,6 +16,9 @@ final class ConvolutionKernelTests: XCTestCase {
         Case(input: [1, 6, 9, 8], weight: [5, 6, 1, 1], stride: 2, padding: 0, dilation: 1, bias: false),
         Case(input: [1, 3, 17, 15], weight: [4, 3, 7, 7], stride: 2, padding: 3, dilation: 1, bias: false),
         Case(input: [1, 2, 4, 5], weight: [3, 2, 3, 3], stride: 3, padding: 2, dilation: 1, bias: true),
+        // Stride 2 on rows wide enough for im2col's vectorised even-column copy.
+        Case(input: [1, 3, 9, 45], weight: [4, 3, 3, 3], stride: 2, padding: 1, dilation: 1, bias: false),
+        Case(input: [1, 3, 11, 70], weight: [4, 3, 7, 7], stride: 2, padding: 3, dilation: 1, bias: true),
         // Stride 1: the input gradient runs as a convolution with the flipped kernel (padding 3 − p)…
         Case(input: [2, 3, 8, 6], weight: [5, 3, 5, 5], stride: 1, padding: 1, dilation: 1, bias: false),
         Case(input: [1, 4, 7, 9], weight: [2, 4, 3, 3], stride: 1, padding: 0, dilation: 1, bias: true),

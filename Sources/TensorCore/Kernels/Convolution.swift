@@ -114,6 +114,17 @@ public enum ConvolutionKernels {
                     if last < wo { (outRow + last).update(repeating: 0, count: wo - last) }
                     if g.stride == 1 {
                         if last > first { (outRow + first).update(from: inRow + first, count: last - first) }
+                    } else if g.stride == 2 {
+                        // Every other input column: eight at a time as the even lanes of sixteen (the
+                        // ResNet stem and the stride-2 3×3 convolutions; a scalar strided copy was a fifth
+                        // of the stem's forward pass).
+                        var ox = first
+                        while ox + 8 <= last && 2 * ox + 16 <= g.width - xOffset {
+                            let pair = UnsafeRawPointer(inRow + 2 * ox).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(outRow + ox).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+                            ox += 8
+                        }
+                        while ox < last { outRow[ox] = inRow[2 * ox]; ox += 1 }
                     } else {
                         let step = g.stride
                         for ox in first..<last { outRow[ox] = inRow[ox * step] }
