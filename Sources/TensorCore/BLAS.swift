@@ -50,17 +50,12 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         _ = configured
-        guard m > 0, n > 0 else { return }
-        if k == 0 {
-            // BLAS leaves C untouched for beta = 1 and may not scale it otherwise: make it explicit.
-            if beta != 1 { for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } } }
-            return
-        }
         let workers = ThreadingConfiguration.workerCount
         // Split the larger of M and N into one block per worker when each block is still a sizeable product.
         let work = Double(m) * Double(n) * Double(k)
-        guard workers > 1, work >= 2_000_000 else {
-            sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        guard m > 0, n > 0, k > 0, workers > 1, work >= 2_000_000 else {
+            serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         if n >= m {
@@ -86,17 +81,20 @@ public enum BLAS {
 
     /// `gemm` on the calling thread only, for callers that already spread independent products over
     /// the workers (Winograd's 36 per-point products).
+    @usableFromInline
     static func serialGemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         _ = configured
-        guard m > 0, n > 0, k > 0 else {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            // BLAS leaves C untouched for beta = 1 and may not scale it otherwise: make it explicit.
             if beta != 1 { for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } } }
             return
         }
-        sgemm(transposeA, transposeB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+        sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 
     @usableFromInline

@@ -331,8 +331,7 @@ public enum WinogradConvolution {
         var freshInput = Tensor(uninitializedShape: needsWeight && savedInput == nil ? [points, c, ld] : [0])
         var transformedGradient = Tensor(uninitializedShape: [points, o, ld])
         var patches = Tensor(uninitializedShape: needsInput ? [points, c, ld] : [0])
-        var inputGradient = needsInput ? Tensor(shape: input.shape) : nil
-        var dxStorage = inputGradient ?? Tensor(shape: [0])
+        var inputGradient = Tensor(shape: needsInput ? input.shape : [0])
         input.withUnsafeBufferPointer { x in
             outputGradient.withUnsafeBufferPointer { dy in
                 transformedWeight.withUnsafeBufferPointer { u in
@@ -341,7 +340,7 @@ public enum WinogradConvolution {
                             freshInput.withUnsafeMutableBufferPointer { fresh in
                                 transformedGradient.withUnsafeMutableBufferPointer { e in
                                     patches.withUnsafeMutableBufferPointer { p in
-                                        dxStorage.withUnsafeMutableBufferPointer { dx in
+                                        inputGradient.withUnsafeMutableBufferPointer { dx in
                                             let (uBase, eBase) = (u.baseAddress!, e.baseAddress!)
                                             for chunk in 0..<tiling.chunkCount {
                                                 let rows = tiling.rows(ofChunk: chunk)
@@ -383,15 +382,14 @@ public enum WinogradConvolution {
                 }
             }
         }
-        if needsInput { inputGradient = dxStorage }
-        guard needsWeight else { return (inputGradient, nil) }
+        guard needsWeight else { return (needsInput ? inputGradient : nil, nil) }
         var weightGradient = Tensor(uninitializedShape: [o, c, 3, 3])
         transformedSum.withUnsafeBufferPointer { s in
             weightGradient.withUnsafeMutableBufferPointer { dw in
                 untransformWeightGradient(s.baseAddress!, outputChannels: o, channels: c, into: dw.baseAddress!)
             }
         }
-        return (inputGradient, weightGradient)
+        return (needsInput ? inputGradient : nil, weightGradient)
     }
 
     /// Adds B P Bᵀ of every tile of tile rows `rows` into the input gradient: the 6×6 patch of channel c
@@ -545,13 +543,8 @@ public enum WinogradConvolution {
         let firstWhole = (first + 3) / 4
         var slot = firstWhole
         while 4 * (slot + 4) <= last {
-            let a = UnsafeRawPointer(s0 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let b = UnsafeRawPointer(s1 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let c = UnsafeRawPointer(s2 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let d = UnsafeRawPointer(s3 + slot).loadUnaligned(as: SIMD4<Float>.self)
             let target = UnsafeMutableRawPointer(row + 4 * slot + offset)
-            let sum = target.loadUnaligned(as: SIMD16<Float>.self)
-                + SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1], a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3])
+            let sum = target.loadUnaligned(as: SIMD16<Float>.self) + interleaved(s0, s1, s2, s3, slot: slot)
             target.storeBytes(of: sum, as: SIMD16<Float>.self)
             slot += 4
         }
@@ -564,6 +557,18 @@ public enum WinogradConvolution {
         }
     }
 
+    /// Positions 4·slot ..< 4·slot + 16 of a phase-major row back in row order: slots `slot ..< slot + 4`
+    /// of the four phases, transposed.
+    @inline(__always)
+    static func interleaved(_ s0: UnsafePointer<Float>, _ s1: UnsafePointer<Float>, _ s2: UnsafePointer<Float>,
+                            _ s3: UnsafePointer<Float>, slot: Int) -> SIMD16<Float> {
+        let a = UnsafeRawPointer(s0 + slot).loadUnaligned(as: SIMD4<Float>.self)
+        let b = UnsafeRawPointer(s1 + slot).loadUnaligned(as: SIMD4<Float>.self)
+        let c = UnsafeRawPointer(s2 + slot).loadUnaligned(as: SIMD4<Float>.self)
+        let d = UnsafeRawPointer(s3 + slot).loadUnaligned(as: SIMD4<Float>.self)
+        return SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1], a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3])
+    }
+
     /// Writes `row[x]` = `source[(x mod 4) · slots + x / 4]` + `offset` for x < `count`.
     @inline(__always)
     static func scatterPhases(_ source: UnsafePointer<Float>, slots: Int, count: Int, adding offset: Float,
@@ -573,12 +578,7 @@ public enum WinogradConvolution {
         var slot = 0
         while slot + 4 <= whole {
             // Four slots at once: the inverse 4×4 transpose.
-            let a = UnsafeRawPointer(s0 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let b = UnsafeRawPointer(s1 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let c = UnsafeRawPointer(s2 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let d = UnsafeRawPointer(s3 + slot).loadUnaligned(as: SIMD4<Float>.self)
-            let v = SIMD16(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1],
-                           a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3]) + SIMD16(repeating: offset)
+            let v = interleaved(s0, s1, s2, s3, slot: slot) + SIMD16(repeating: offset)
             UnsafeMutableRawPointer(row + 4 * slot).storeBytes(of: v, as: SIMD16<Float>.self)
             slot += 4
         }
