@@ -47,7 +47,7 @@ enum RunReportPage {
 
     /// (label, object URL) of the PNGs of one output.
     static func pngFiles(of artifact: Artifact, name: String, store: ArtifactStore) throws -> [(String, URL)] {
-        if artifact.type == "tree" {
+        if artifact.type == .tree {
             return try store.treeEntries(artifact).filter { $0.path.lowercased().hasSuffix(".png") }
                 .sorted { $0.path < $1.path }.prefix(figuresPerDirectory)
                 .map { ("\(name)/\($0.path)", store.objectURL($0.digest)) }
