@@ -18,11 +18,12 @@ enum RunReportPage {
             lines += ["## Gates", "", failed == 0 ? "All \(run.verdicts.count) gates pass." : "**\(failed) of \(run.verdicts.count) gates fail.**", "",
                       RunReports.verdictTable(run.verdicts)]
         }
-        lines += ["## Stages", "", "| stage | kind | status | wall time | peak memory |", "|---|---|---|---|---|"]
+        lines += ["## Stages", "", "| stage | kind | status | why it ran | wall time | peak memory |", "|---|---|---|---|---|---|"]
         for stage in run.stages {
             let wall = stage.wallSeconds.map { String(format: "%.1f s", $0) } ?? "—"
             let memory = stage.peakMemoryBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "—"
-            lines.append("| \(stage.name) | \(stage.kind) | \(stage.status) | \(wall) | \(memory) |")
+            let why = (stage.runReasons?.joined(separator: "; ") ?? (stage.status == .cached ? "up to date" : "—")).replacingOccurrences(of: "|", with: "\\|")
+            lines.append("| \(stage.name) | \(stage.kind) | \(stage.status) | \(why) | \(wall) | \(memory) |")
         }
         lines += ["", "## Metrics", "", RunReports.metricsTable(run)]
         var figureLines: [String] = []
