@@ -142,4 +142,18 @@ final class MatrixTests: XCTestCase {
         XCTAssertTrue(d.contains { $0.contains("stages.a.matrix.include[0].steps: 0 is below the minimum 1") }, "\(d)")
         XCTAssertTrue(d.contains { $0.contains("stages.a.matrix.include[1].factor: expected a number, found the string 'ten'") }, "\(d)")
     }
+
+    func testCellsMayNameOneEntryOfAMapParameter() throws {
+        let ws = try Workspace()
+        let g = try ws.graph("""
+        pipeline: t
+        stages:
+          train:
+            kind: command
+            params: {run: "echo $LR > out", outputs: [out], env: {LR: "0.1"}}
+            matrix: {env.LR: ["0.1", "0.01"], include: [{env.LR: "0.5"}], exclude: [{env.LR: "0.01"}]}
+        """)
+        XCTAssertEqual(g.stages.map(\.name), ["train[env.LR=0.1]", "train[env.LR=0.5]"])
+        XCTAssertEqual(g["train[env.LR=0.5]"]!.parameters["env"], .object(["LR": .string("0.5")]))
+    }
 }
