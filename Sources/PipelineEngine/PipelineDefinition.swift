@@ -98,6 +98,9 @@ public struct StageDefinition: Sendable {
     public var inputs: [String: InputReference]
     /// `matrix:` parameter → values (already typed); empty when the stage is not swept.
     public var matrix: [String: [JSONValue]]
+    /// The stage's own cells when `include:`/`exclude:` make its sweep irregular (each cell names the
+    /// stage's own `matrix:` axes); nil when the sweep is the full product of `matrix`.
+    public var cells: [[String: JSONValue]]?
     /// The matrix entries that come from the pipeline-level `matrix:` (shared with upstream stages that
     /// sweep the same parameter: one cell per value across the pipeline, not a cross product).
     public var pipelineSwept: Set<String>

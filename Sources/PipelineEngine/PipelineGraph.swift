@@ -73,6 +73,8 @@ public struct PipelineGraph: Sendable {
         // Sweep dimensions: own matrix plus everything inherited from upstream stages.
         var dims: [String: [String: [JSONValue]]] = [:]
         var cells: [String: [[String: JSONValue]]] = [:]
+        // Stages whose cells are not the full product of their dimensions (own or upstream include:/exclude:).
+        var irregular: [String: Set<[String: JSONValue]>] = [:]
         var resolved: [ResolvedStage] = []
         var problems: [Diagnostic] = []
         for s in order {
@@ -92,6 +94,19 @@ public struct PipelineGraph: Sendable {
             for k in d.keys.sorted() {
                 product = product.flatMap { partial in d[k]!.map { v in partial.merging([k: v]) { a, _ in a } } }
             }
+            // Irregular sweeps keep the product's order but only the cells the stage and its upstream stages have.
+            let upstream = Set(def.inputs.values.compactMap(\.stageName)).sorted()
+            if let own = def.cells {
+                let ownKeys = Set(own.first?.keys.map { $0 } ?? [])
+                let allowed = Set(own)
+                product = product.filter { cell in allowed.contains(cell.filter { ownKeys.contains($0.key) }) }
+            }
+            for up in upstream {
+                guard let allowed = irregular[up] else { continue }
+                let keys = Set(dims[up]!.keys)
+                product = product.filter { cell in allowed.contains(cell.filter { keys.contains($0.key) }) }
+            }
+            if def.cells != nil || upstream.contains(where: { irregular[$0] != nil }) { irregular[s] = Set(product) }
             cells[s] = product
             let kind = registry.kind(named: def.kind)!
             for cell in product {

@@ -30,13 +30,24 @@ public enum PipelineSchema {
             }
             var matrixProps: [String: JSONValue] = [:]
             var matrixPatterns: [String: JSONValue] = [:]
+            var cellPatterns: [String: JSONValue] = [:]
             for p in kind.parameters {
                 matrixProps[p.name] = ["type": "array", "minItems": 1, "items": props[p.name]!]
                 if case .table(let element) = p.type {
                     // `env.BINS: [...]` sweeps one entry of a map parameter.
-                    matrixPatterns["^\(NSRegularExpression.escapedPattern(for: p.name))\\..+$"] = ["type": "array", "minItems": 1, "items": type(element, p)]
+                    let pattern = "^\(NSRegularExpression.escapedPattern(for: p.name))\\..+$"
+                    matrixPatterns[pattern] = ["type": "array", "minItems": 1, "items": type(element, p)]
+                    cellPatterns[pattern] = type(element, p)
                 }
             }
+            // `include:`/`exclude:` entries: one value per axis (the engine checks that the keys are axes).
+            defs["cell_\(name)"] = ["type": "object", "properties": .object(props), "patternProperties": .object(cellPatterns),
+                                    "additionalProperties": false, "minProperties": 1]
+            let cell: JSONValue = ["$ref": .string("#/$defs/cell_\(name)")]
+            matrixProps["include"] = ["type": "array", "minItems": 1, "items": cell,
+                                      "description": "Extra cells, each giving a value for every axis: [{backbone: resnet50, truncation: 0}]."]
+            matrixProps["exclude"] = ["type": "array", "minItems": 1, "items": cell,
+                                      "description": "Cells to drop from the product; a cell naming some axes drops every cell with those values."]
             var inputs: JSONValue = ["type": "object", "additionalProperties": ["$ref": "#/$defs/reference"]]
             if !kind.acceptsAdditionalInputs {
                 var ip: [String: JSONValue] = [:]
@@ -55,7 +66,7 @@ public enum PipelineSchema {
                     "description": ["type": "string"],
                     "params": ["type": "object", "properties": .object(props), "additionalProperties": false],
                     "matrix": ["type": "object", "properties": .object(matrixProps), "patternProperties": .object(matrixPatterns), "additionalProperties": false,
-                               "description": "Sweep: each listed parameter takes every value; cells are named stage[param=value,…]."],
+                               "description": "Sweep: each listed parameter takes every value, minus exclude:, plus include:; cells are named stage[param=value,…]."],
                     "inputs": inputs,
                     "expect": kind.reportedMetrics.isEmpty
                         ? ["type": "object", "additionalProperties": ["$ref": "#/$defs/gate"]]

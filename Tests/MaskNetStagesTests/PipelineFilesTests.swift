@@ -30,4 +30,20 @@ final class PipelineFilesTests: XCTestCase {
         let bad = try PipelineParser.documentValue("pipeline: x\nstages:\n  a: {kind: train_segmentation, params: {epochs: many}, inptus: {}}\n")
         XCTAssertFalse(MiniSchemaValidator(root: schema).validate(bad).isEmpty)
     }
+
+    func testBackboneSweepHasSevenCellsPerSweptStage() throws {
+        let registry = MaskNetStageKinds.registry
+        let url = repositoryRoot.appendingPathComponent("Pipelines/sweep-backbones.yaml")
+        let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: url), registry: registry)
+        let cells = ["backbone=resnet18,truncation=0", "backbone=resnet18,truncation=1", "backbone=resnet18,truncation=2",
+                     "backbone=resnet34,truncation=0", "backbone=resnet34,truncation=1", "backbone=resnet34,truncation=2",
+                     "backbone=resnet50,truncation=0"]
+        for stage in ["segmentation", "segmentation_map", "classifier_init", "classifier_frozen", "classifier", "classifier_eval"] {
+            XCTAssertEqual(graph.stages.filter { $0.baseName == stage }.map(\.name), cells.map { "\(stage)[\($0)]" }, stage)
+        }
+        XCTAssertEqual(Set(graph.stages.map(\.baseName)).count, 9, "one stage per step, no per-backbone copies")
+        XCTAssertEqual(graph["segmentation[backbone=resnet50,truncation=0]"]!.parameters["backbone"], .string("resnet50"))
+        XCTAssertEqual(graph["classifier_eval[backbone=resnet50,truncation=0]"]!.dependencies.filter { $0.hasPrefix("classifier[") },
+                       ["classifier[backbone=resnet50,truncation=0]"])
+    }
 }
