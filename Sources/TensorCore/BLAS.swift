@@ -1,5 +1,6 @@
 import COpenBLAS
 import Dispatch
+import Foundation
 
 #if os(Linux)
 /// glibc's `mallopt` (malloc.h is not part of Swift's Glibc module map).
@@ -35,6 +36,11 @@ public enum BLAS {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// The kernel set and who chose it, for run records and benchmark output.
+    public static var kernelDescription: String {
+        OpenBLASCoreCheck.describe(coreName: coreName, environment: ProcessInfo.processInfo.environment)
     }
 
     /// OpenBLAS's current thread count.

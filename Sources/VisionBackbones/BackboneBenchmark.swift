@@ -71,7 +71,7 @@ public struct BackboneBenchmark {
             forwardBackwardSeconds: median, convolutionGFLOPs: flopsPerRun / 1e9,
             achievedGFLOPSPerSecond: flopsPerRun / 1e9 / median,
             sgemmCeilingGFLOPSPerSecond: Self.sgemmCeiling(), peakResidentMiB: Self.peakResidentMiB(),
-            blasKernels: BLAS.coreName)
+            blasKernels: BLAS.kernelDescription)
     }
 
     /// GFLOP/s of a 2048×2048×2048 SGEMM (best of three).

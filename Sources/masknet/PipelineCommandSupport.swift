@@ -39,6 +39,8 @@ func runEnvironment() -> [String: String] {
         "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
         "command": CommandLine.arguments.joined(separator: " "),
         "blas": "OpenBLAS",
+        "blas_kernels": BLAS.kernelDescription,
+        "cpu_features": CPUFeatures.current.summary,
         "blas_threads": String(BLAS.threadCount),
         "worker_threads": String(ThreadingConfiguration.workerCount),
     ]
@@ -48,7 +50,7 @@ func runEnvironment() -> [String: String] {
         env["cpu"] = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
     }
     #endif
-    for k in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MASKNET_THREADS"] { if let v = ProcessInfo.processInfo.environment[k] { env[k] = v } }
+    for k in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MASKNET_THREADS", "OPENBLAS_CORETYPE"] { if let v = ProcessInfo.processInfo.environment[k] { env[k] = v } }
     return env
 }
 
