@@ -28,8 +28,13 @@ let package = Package(
         .target(name: "CJPEGShim", dependencies: ["CLibJPEG"], path: "Sources/CJPEGShim",
                 linkerSettings: [.linkedLibrary("jpeg")]),                                   // ImageIO only
 
-        // Model library.
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: optimized),
+        // Model library. CKernels holds our GEMM micro-kernels and cpuid (intrinsics need C); TensorCore
+        // is its only importer. Instruction sets are enabled per function by target attributes, so the
+        // target itself builds for any x86-64 and dispatches at run time.
+        .target(name: "CKernels", path: "Sources/CKernels",
+                cSettings: [.unsafeFlags(["-ffp-contract=off"]),
+                            .unsafeFlags(["-O3"], .when(configuration: .release))]),   // TensorCore only
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimized),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: optimized),
         .target(name: "VisionBackbones", dependencies: ["NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "ImageIO", dependencies: ["CLibPNG", "CJPEGShim"], swiftSettings: optimized),

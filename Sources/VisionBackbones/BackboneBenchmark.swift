@@ -71,7 +71,7 @@ public struct BackboneBenchmark {
             forwardBackwardSeconds: median, convolutionGFLOPs: flopsPerRun / 1e9,
             achievedGFLOPSPerSecond: flopsPerRun / 1e9 / median,
             sgemmCeilingGFLOPSPerSecond: Self.sgemmCeiling(), peakResidentMiB: Self.peakResidentMiB(),
-            blasKernels: BLAS.coreName)
+            blasKernels: BLAS.kernelDescription)
     }
 
     /// GFLOP/s of a 2048×2048×2048 SGEMM (best of three).
@@ -84,7 +84,7 @@ public struct BackboneBenchmark {
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
                         c.withUnsafeMutableBufferPointer { pc in
-                            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                            MatrixMultiply.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
                                       a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size,
                                       c: pc.baseAddress!, ldc: size)
                         }

@@ -8,7 +8,7 @@ extension Masknet {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks that print our time, the reference's time and their ratio.",
-            subcommands: [BackboneCommand.self, BackboneWorker.self, RoICommand.self, MaskRCNNCommand.self, MaskRCNNWorker.self])
+            subcommands: [GEMMCommand.self, GEMMWorker.self, BackboneCommand.self, BackboneWorker.self, RoICommand.self, MaskRCNNCommand.self, MaskRCNNWorker.self])
     }
 }
 
@@ -30,6 +30,7 @@ extension Masknet.Bench {
         func run() throws {
             options.applyThreads()
             let (size, runs) = (options.size, options.runs)
+            if !options.json { print(machineDescription()) }
             for name in backbone {
                 // Each backbone runs in its own process so that peak memory is that backbone's alone.
                 let ours = try Self.measureInChild(name: name, size: size, runs: runs)
@@ -124,6 +125,20 @@ extension Masknet.Bench {
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }
+}
+
+/// CPU model, vector features and the kernels products run on, printed at the top of every benchmark.
+func machineDescription() -> String {
+    var cpu = "unknown CPU"
+    #if os(Linux)
+    if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+       let name = line.split(separator: ":", maxSplits: 1).last {
+        cpu = name.trimmingCharacters(in: .whitespaces)
+    }
+    #endif
+    return "CPU \(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores; \(CPUFeatures.current.summary)); "
+        + "GEMM \(MatrixMultiply.backend); OpenBLAS kernels \(BLAS.kernelDescription)"
 }
 
 /// Options every benchmark takes: the workload size, repetitions, threads, the reference side and output.

@@ -25,6 +25,7 @@ extension Masknet.Bench {
             options.applyThreads()
             let (size, runs, python, json) = (options.size, options.runs, options.python, options.json)
             let threadCount = ThreadingConfiguration.workerCount
+            if !json { print(machineDescription()) }
             for name in model {
                 // Each model is measured in its own child process, so peak memory is that model's alone.
                 let output = try BackboneCommand.runProcess(CommandLine.arguments[0], [

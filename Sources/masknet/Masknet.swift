@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import TensorCore
 
 /// The masknet command-line tool: parses, validates and calls the library; it holds no logic of its own.
 @main
@@ -8,4 +10,34 @@ struct Masknet: ParsableCommand {
         abstract: "Rerun, check and extend COVID-CT-Mask-Net: lesion segmentation and COVID-19 classification.",
         subcommands: [Model.self, Bench.self, CocoEval.self, Synth.self, Run.self, Plan.self, Why.self, Dag.self, Status.self, Metrics.self, Schema.self, GC.self, Stage.self, Export.self, Infer.self]
     )
+
+    /// Checks OpenBLAS's kernels against the CPU before any command runs, then parses and runs.
+    static func main() {
+        ensureOpenBLASMatchesCPU()
+        main(nil)
+    }
+
+    /// Runs this process again with `OPENBLAS_CORETYPE` set when OpenBLAS fell back to kernels below the
+    /// CPU (it reads the variable only when it loads); warns when the user's own setting keeps them below.
+    static func ensureOpenBLASMatchesCPU() {
+        let environment = ProcessInfo.processInfo.environment
+        switch OpenBLASCoreCheck.decide(coreName: BLAS.coreName, features: .current, environment: environment) {
+        case .keep:
+            return
+        case .belowCPU(let best):
+            FileHandle.standardError.write(Data((
+                "masknet: warning: OpenBLAS runs its \(BLAS.coreName) kernels on a CPU with \(CPUFeatures.current.summary); "
+                + "OPENBLAS_CORETYPE=\(environment[OpenBLASCoreCheck.coreTypeVariable] ?? "") is respected "
+                + "(\(best) would be faster; this affects MASKNET_GEMM=openblas only: masknet's own GEMM does not use OpenBLAS)\n").utf8))
+        case .reexecute(let coreType):
+            setenv(OpenBLASCoreCheck.coreTypeVariable, coreType, 1)
+            setenv(OpenBLASCoreCheck.chosenByMasknetVariable, "1", 1)
+            let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+            execv("/proc/self/exe", arguments)
+            // Only reached when exec failed: carry on with the slower kernels, but say so.
+            FileHandle.standardError.write(Data((
+                "masknet: warning: OpenBLAS fell back to its \(BLAS.coreName) kernels and re-running with "
+                + "OPENBLAS_CORETYPE=\(coreType) failed (errno \(errno)); set it yourself for full speed\n").utf8))
+        }
+    }
 }

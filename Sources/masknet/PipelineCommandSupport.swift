@@ -46,7 +46,11 @@ func runEnvironment() -> [String: String] {
         "cpu_count": String(ProcessInfo.processInfo.activeProcessorCount),
         "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
         "command": CommandLine.arguments.joined(separator: " "),
+        "gemm": MatrixMultiply.backend.description,
+        "gemm_machine_independent": String(MatrixMultiply.isMachineIndependent),
         "blas": "OpenBLAS",
+        "blas_kernels": BLAS.kernelDescription,
+        "cpu_features": CPUFeatures.current.summary,
         "blas_threads": String(BLAS.threadCount),
         "worker_threads": String(ThreadingConfiguration.workerCount),
     ]
@@ -56,7 +60,7 @@ func runEnvironment() -> [String: String] {
         env["cpu"] = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
     }
     #endif
-    for k in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MASKNET_THREADS"] { if let v = ProcessInfo.processInfo.environment[k] { env[k] = v } }
+    for k in ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MASKNET_THREADS", "OPENBLAS_CORETYPE"] { if let v = ProcessInfo.processInfo.environment[k] { env[k] = v } }
     return env
 }
 
