@@ -11,12 +11,15 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "masknet", targets: ["masknet"]),
+        // For the libFuzzer package in Fuzz/ (built separately with -sanitize=fuzzer).
+        .library(name: "FuzzHarnesses", targets: ["FuzzHarnesses"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // System libraries: each imported by exactly one Swift module.
@@ -40,6 +43,9 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CLibPNG", "CJPEGShim"], swiftSettings: optimized),
         .target(name: "CTDatasets", dependencies: ["ImageIO", "TensorCore"], swiftSettings: optimized),
         .target(name: "EvaluationMetrics", dependencies: [], swiftSettings: optimized),
+        // PyTorch's `torch.save` files (zip and legacy) read by a restricted unpickler that executes nothing.
+        .target(name: "TorchSerialization", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: optimized),
         .target(name: "Visualization", dependencies: [], swiftSettings: optimized),
         .target(name: "ObjectDetection",
                 dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
@@ -51,7 +57,7 @@ let package = Package(
         // call: the ML modules composed with image and metric I/O. Knows nothing about the pipeline engine.
         .target(name: "MaskNetWorkflows", dependencies: [
             "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets", "EvaluationMetrics",
-            "ObjectDetection", "LesionClassifier", "Visualization",
+            "ObjectDetection", "LesionClassifier", "Visualization", "TorchSerialization",
         ], swiftSettings: optimized),
 
         // Pipeline engine: knows nothing about ML.
@@ -64,6 +70,10 @@ let package = Package(
         .target(name: "MaskNetStages", dependencies: [
             "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
             "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
+        ]),
+        // Every parser of untrusted files as a function of bytes: used by Fuzz/ and replayed by its test.
+        .target(name: "FuzzHarnesses", dependencies: [
+            "TorchSerialization", "NeuralNetwork", "ImageIO", "CTDatasets", "EvaluationMetrics", "PipelineEngine", "MaskNetStages",
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -91,6 +101,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CTDatasetsTests", dependencies: ["CTDatasets", "ImageIO", "TensorCore"],
                     path: "Tests/CTDatasetsTests"),
+        .testTarget(name: "TorchSerializationTests", dependencies: ["TorchSerialization"],
+                    path: "Tests/TorchSerializationTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses"], path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
     ],
     swiftLanguageModes: [.v5]

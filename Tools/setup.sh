@@ -2,7 +2,7 @@
 # Installs what masknet needs on a fresh Debian machine (Swift itself is expected on PATH).
 # Safe to run repeatedly: it only installs packages that are missing.
 set -euo pipefail
-packages=(libopenblas-dev libpng-dev libjpeg-dev libyaml-dev pkg-config)
+packages=(libopenblas-dev libpng-dev libjpeg-dev libyaml-dev zlib1g-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

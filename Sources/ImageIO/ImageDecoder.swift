@@ -2,6 +2,20 @@ import Foundation
 
 /// Decodes PNG and JPEG files, choosing the decoder by the file's signature (never its extension).
 public enum ImageDecoder {
+    /// The largest image decoded: 2^26 pixels (8192 × 8192). CT slices are 512 × 512; the limit only exists
+    /// so that a damaged or hostile header (a PNG claiming 100,000 × 100,000) is refused before the pixel
+    /// buffers are allocated (16-bit RGBA at this size already takes 1.5 GiB with its Float copy).
+    public static let maximumPixelCount = 1 << 26
+
+    /// Throws `unsupported` for a header larger than `maximumPixelCount` pixels.
+    static func checkPixelCount(width: Int, height: Int, path: String) throws {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= maximumPixelCount else {
+            throw ImageIOError.unsupported(
+                path: path, detail: "the header claims \(width) × \(height) pixels, more than the \(maximumPixelCount) (8192 × 8192) masknet decodes; the file is damaged or not a CT slice")
+        }
+    }
+
     /// Decodes the image at `url` to samples in [0, 1], keeping the file's channels (palettes become RGB or
     /// RGBA). Throws `ImageIOError` naming the file if it is missing, unreadable, truncated, not an image,
     /// corrupt or unsupported.

@@ -25,6 +25,9 @@ enum JPEGDecoding {
     }
 
     static func decodeBytes(_ data: Data, path: String) throws -> Bytes {
+        // The header first, so a file claiming an enormous size is refused before libjpeg allocates for it.
+        let header = try info(data, path: path)
+        try ImageDecoder.checkPixelCount(width: header.width, height: header.height, path: path)
         var width: Int32 = 0, height: Int32 = 0, components: Int32 = 0
         var pixels: UnsafeMutablePointer<UInt8>?
         var message = [CChar](repeating: 0, count: 256)

@@ -27,6 +27,7 @@ enum PNGDecoding {
     static func decodeImage(_ data: Data, path: String) throws -> Image {
         try withHeader(data, path: path) { image, bytes in
             let width = Int(image.width), height = Int(image.height)
+            try ImageDecoder.checkPixelCount(width: width, height: height, path: path)
             let sixteenBit = image.format & linearFlag != 0
             image.format &= ~colormapFlag
             let count = channels(of: image.format)
@@ -47,6 +48,7 @@ enum PNGDecoding {
     static func decodeLabels(_ data: Data, path: String) throws -> LabelMap {
         try withHeader(data, path: path) { image, bytes in
             let width = Int(image.width), height = Int(image.height)
+            try ImageDecoder.checkPixelCount(width: width, height: height, path: path)
             if image.format & colormapFlag != 0 {
                 // Palette file read as colour-mapped: libpng hands back the file's own indices unchanged.
                 image.format = colorFlag | alphaFlag | colormapFlag  // PNG_FORMAT_RGBA_COLORMAP

@@ -9,7 +9,7 @@ public enum MaskNetStageKinds {
     /// Every kind this module provides.
     public static let all: [any StageKind] = [
         SynthesizeDatasetStage(), ImportDatasetStage(), SplitDatasetStage(), TrainSegmentationStage(), EvaluateMapStage(), InferSegmentationStage(),
-        TransferWeightsStage(), FreezeBatchNormStage(), TrainClassifierStage(), EvaluateClassifierStage(),
+        TransferWeightsStage(), FreezeBatchNormStage(), TrainClassifierStage(), EvaluateClassifierStage(), ImportCheckpointStage(),
     ]
 
     /// The registry the CLI uses: the engine's built-ins plus the ML kinds.

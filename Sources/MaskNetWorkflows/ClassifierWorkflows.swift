@@ -20,7 +20,7 @@ public func openClassificationDataset(folder: URL, split: URL?, size: Int?) thro
 public enum WeightTransferWorkflow {
     public static func run(segmentationCheckpoint: URL, roiBatchSize: Int, features: Int, seed: UInt64,
                            roiNMSThreshold: Float, outputCheckpoint: URL, outputReport: URL) throws -> WeightTransferReport {
-        let file = try SafeTensorsFile.read(segmentationCheckpoint)
+        let file = try CheckpointImport.read(segmentationCheckpoint)
         let (model, report) = try WeightTransfer.classifier(fromSegmentation: file, roiBatchSize: roiBatchSize,
                                                             features: features, expected: nil, seed: seed)
         var configuration = model.configuration
@@ -41,7 +41,7 @@ public enum WeightTransferWorkflow {
 public enum FreezeBatchNormWorkflow {
     public static func run(classifierCheckpoint: URL, includeDownsampleBatchNorm: Bool, outputCheckpoint: URL) throws
         -> (trainable: Int, frozen: Int) {
-        let file = try SafeTensorsFile.read(classifierCheckpoint)
+        let file = try CheckpointImport.read(classifierCheckpoint)
         let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
         var configuration = model.configuration
         configuration.trainDownsampleBatchNorm = includeDownsampleBatchNorm
@@ -72,7 +72,7 @@ public struct ClassifierTrainingWorkflow {
                     outputCheckpoint: URL, outputHistory: URL, outputCurve: URL?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
                     log: (String) -> Void) throws -> ClassifierEpochRecord? {
-        let file = try SafeTensorsFile.read(checkpoint)
+        let file = try CheckpointImport.read(checkpoint)
         guard file.metadata["bn_statistics"] == "frozen" else {
             throw WorkflowError("\(checkpoint.path): BN statistics are not frozen in this classifier checkpoint; run a freeze_bn_stats stage on it first (spec §5.4)")
         }
@@ -104,7 +104,7 @@ public struct ClassifierTrainingWorkflow {
 public enum ClassifierEvaluationWorkflow {
     public static func run(checkpoint: URL, dataset folder: URL, split: URL?, imageSize: Int?, seed: UInt64,
                            outputDirectory: URL, progress: @escaping (Int, Int) -> Void = { _, _ in }) throws -> ClassificationReport {
-        let file = try SafeTensorsFile.read(checkpoint)
+        let file = try CheckpointImport.read(checkpoint)
         let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
         let dataset = try openClassificationDataset(folder: folder, split: split, size: imageSize)
         let source = DataSources.classification(dataset)

@@ -30,7 +30,7 @@ public enum SegmentationInferenceError: Error, CustomStringConvertible, Localize
         switch self {
         case .missingConfiguration(let file, let detail):
             return "checkpoint \(file) carries no masknet model configuration (\(detail)); write it with masknet "
-                + "training, or convert an original .pth checkpoint with Tools/convert_checkpoint.py"
+                + "training, or give an original .pth checkpoint directly (masknet reads both)"
         case .missingImageFolder(let path):
             return "images folder \(path) does not exist or is not a folder; check --images"
         case .noImages(let folder):
@@ -169,8 +169,9 @@ public enum SegmentationInference {
     /// ignored; within them the load is strict.
     /// - Throws: `SafeTensorsError` (unreadable file), `SegmentationInferenceError.missingConfiguration`,
     ///   `CheckpointMismatchError` listing every missing, unexpected and mis-shaped tensor; all name the file.
-    public static func loadModel(checkpoint url: URL, options: SegmentationInferenceOptions = .init()) throws -> MaskRCNN {
-        var file = try SafeTensorsFile.read(url)
+    public static func loadModel(checkpoint url: URL, options: SegmentationInferenceOptions = .init(),
+                                 importOptions: CheckpointImportOptions = .init()) throws -> MaskRCNN {
+        var file = try CheckpointImport.read(url, options: importOptions)
         guard let json = file.metadata["configuration"] else {
             throw SegmentationInferenceError.missingConfiguration(
                 file: url.path, detail: file.metadata.isEmpty ? "no __metadata__ block" : "no 'configuration' metadata key")
@@ -245,11 +246,12 @@ public enum SegmentationInference {
     @discardableResult
     public static func run(checkpoint: URL, images: URL, output: URL,
                            options: SegmentationInferenceOptions = .init(),
+                           importOptions: CheckpointImportOptions = .init(),
                            progress: ((Int, String, Int) -> Void)? = nil) throws -> SegmentationInferenceSummary {
         let start = Date()
         try options.validate()
         let (names, skipped) = try listImages(in: images)
-        let model = try loadModel(checkpoint: checkpoint, options: options)
+        let model = try loadModel(checkpoint: checkpoint, options: options, importOptions: importOptions)
         let loadSeconds = Date().timeIntervalSince(start)
         return try run(model: model, checkpointDescription: checkpoint.path, imageNames: names, skipped: skipped,
                        images: images, output: output, options: options, start: start, loadSeconds: loadSeconds,

@@ -115,9 +115,9 @@ public struct SegmentationEvaluationWorkflow {
 
     /// Loads the model from a checkpoint written by training (configuration from its metadata).
     public static func loadModel(_ checkpoint: URL) throws -> MaskRCNN {
-        let file = try SafeTensorsFile.read(checkpoint)
+        let file = try CheckpointImport.read(checkpoint)
         guard let configuration = MaskRCNNConfiguration.from(metadata: file.metadata) else {
-            throw WorkflowError("\(checkpoint.path): not a masknet segmentation checkpoint (no configuration in its metadata); convert original .pth files with Tools/convert_checkpoint.py")
+            throw WorkflowError("\(checkpoint.path): not a masknet segmentation checkpoint (no configuration in its metadata); original .pth files are read directly, safetensors files need masknet metadata")
         }
         let model = MaskRCNN(configuration: configuration, seed: 0)
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)

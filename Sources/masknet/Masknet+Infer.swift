@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MaskNetWorkflows
+import ObjectDetection
 
 extension Masknet {
     /// `masknet infer`: runs a segmentation checkpoint over a folder of slices (the seed's
@@ -18,8 +19,14 @@ extension Masknet {
             (slice, tinted masks, dashed boxes, class and score). Defaults are the seed's inference settings.
             """)
 
-        @Option(name: .long, help: "Segmentation checkpoint (.safetensors with masknet metadata).")
+        @Option(name: .long, help: "Segmentation checkpoint: .safetensors with masknet metadata, or an original .pth file.")
         var checkpoint: String
+
+        @Option(name: .long, help: "For two-class .pth files: merge or ggo (the weights cannot tell; a file name containing 'merge' means merge).")
+        var maskType: String?
+
+        @Option(name: .long, help: "RPN NMS threshold for .pth files, which do not store it (the seed's --rpn_nms_th).")
+        var rpnNmsThreshold: Float = 0.75
 
         @Option(name: .long, help: "Folder of PNG/JPEG slices (other files are skipped).")
         var images: String
@@ -52,6 +59,10 @@ extension Masknet {
             guard detectionsPerImage >= 1 else { throw ValidationError("--detections-per-image must be at least 1") }
             guard (0...1).contains(nmsThreshold) else { throw ValidationError("--nms-threshold must be in [0, 1]") }
             if let overlays, overlays < 0 { throw ValidationError("--overlays must be 0 or more") }
+            if let maskType, MaskType(rawValue: maskType) == nil {
+                throw ValidationError("--mask-type must be merge, ggo or both, got '\(maskType)'")
+            }
+            guard (0...1).contains(rpnNmsThreshold) else { throw ValidationError("--rpn-nms-threshold must be in [0, 1]") }
             guard FileManager.default.fileExists(atPath: checkpoint) else {
                 throw ValidationError("--checkpoint: no such file '\(checkpoint)'")
             }
@@ -64,6 +75,8 @@ extension Masknet {
             let summary = try SegmentationInference.run(
                 checkpoint: URL(fileURLWithPath: checkpoint), images: URL(fileURLWithPath: images),
                 output: URL(fileURLWithPath: out), options: options,
+                importOptions: CheckpointImportOptions(maskType: maskType.flatMap(MaskType.init(rawValue:)),
+                                                       rpnNMSThreshold: rpnNmsThreshold),
                 progress: verbose ? { index, name, count in print("[\(index)] \(name): \(count) detections") } : nil)
             if !summary.skippedFiles.isEmpty {
                 print("skipped \(summary.skippedFiles.count) non-image file(s): \(summary.skippedFiles.joined(separator: ", "))")

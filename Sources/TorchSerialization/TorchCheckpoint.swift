@@ -1,0 +1,277 @@
+import Foundation
+import ZIPFoundation
+
+/// A file written by `torch.save`, read without executing it: the unpickled object (`root`) with its
+/// tensors' storages attached.
+///
+/// Two containers are understood:
+/// * **zip** (torch ≥ 1.6): entries `<prefix>/data.pkl` (the object pickle), `<prefix>/data/<key>` (raw
+///   little-endian storages, one per key), `<prefix>/byteorder` and `<prefix>/version`; the prefix is
+///   `archive` for recent versions and the file's stem for early ones. Read with ZIPFoundation.
+/// * **legacy** (`_use_new_zipfile_serialization=False`, and every torch before 1.6): five pickles in a
+///   row — the magic number 0x1950a86a20f9469cfc6c, the protocol version 1001, a sys-info dict, the object,
+///   the list of storage keys — followed for each key by its element count (int64 LE) and raw bytes.
+///
+/// Persistent ids are `('storage', torch.<Type>Storage, key, location, numel)` (legacy: plus a view entry
+/// that torch ≥ 0.4 always leaves `None`); `location` is ignored (everything is read to the CPU).
+public struct TorchCheckpoint: Sendable {
+    /// Which container the file uses.
+    public enum Format: String, Sendable {
+        case zip, legacy
+    }
+
+    /// The container.
+    public var format: Format
+    /// The object `torch.load` would return, as inert values.
+    public var root: PickleValue
+    /// The file (or description) it was read from.
+    public var source: String
+
+    static let legacyMagic: [UInt8] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19] // 0x1950a86a20f9469cfc6c LE
+    static let legacyProtocolVersion: Int64 = 1001
+
+    /// Whether `prefix` (the first bytes of a file) starts like a `torch.save` file of either format.
+    public static func looksLikeCheckpoint(_ prefix: Data) -> Bool {
+        let head = Array(prefix.prefix(4))
+        return head == [0x50, 0x4b, 0x03, 0x04] || head == [0x80, 0x02, 0x8a, 0x0a]
+    }
+
+    /// Reads `url`; every failure is a `TorchCheckpointError` naming the file.
+    public static func read(_ url: URL, limits: PickleLimits = .init()) throws -> TorchCheckpoint {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TorchCheckpointError(file: path, part: "file", offset: 0, reason: "no such file; check the path")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .mappedIfSafe)
+        } catch {
+            throw TorchCheckpointError(file: path, part: "file", offset: 0, reason: "cannot be read (\(error.localizedDescription))")
+        }
+        return try decode(data, source: path, limits: limits)
+    }
+
+    /// Parses the bytes of a `torch.save` file; `source` names them in errors.
+    public static func decode(_ data: Data, source: String, limits: PickleLimits = .init()) throws -> TorchCheckpoint {
+        let head = Array(data.prefix(4))
+        if head == [0x50, 0x4b, 0x03, 0x04] {
+            return try ZipContainer(data: data, source: source, limits: limits).read()
+        }
+        if head.first == 0x80 {
+            return try decodeLegacy(data, source: source, limits: limits)
+        }
+        throw TorchCheckpointError(
+            file: source, part: "file", offset: 0,
+            reason: "neither a zip archive nor a legacy pickle stream; this is not a file written by torch.save")
+    }
+
+    // MARK: Legacy stream
+
+    private static func decodeLegacy(_ data: Data, source: String, limits: PickleLimits) throws -> TorchCheckpoint {
+        var storages: [String: TorchStorage] = [:]
+        var declaredBytes = 0
+        let resolve: Unpickler.StorageResolver = { id in
+            let storage = try storageReference(id, existing: storages, legacy: true)
+            if storages[storage.key] == nil {
+                declaredBytes += storage.elementCount * storage.dtype.elementSize
+                guard declaredBytes <= limits.maximumStorageBytes else {
+                    throw PersistentIDError(reason: "storages declare more than \(limits.maximumStorageBytes) bytes (PickleLimits.maximumStorageBytes)")
+                }
+                storages[storage.key] = storage
+            }
+            return storages[storage.key]!
+        }
+        let noStorages: Unpickler.StorageResolver = { _ in
+            throw PersistentIDError(reason: "a storage reference outside the object pickle")
+        }
+        return try data.withUnsafeBytes { raw -> TorchCheckpoint in
+            var position = 0
+            func pickle(_ part: String, _ resolver: @escaping Unpickler.StorageResolver) throws -> PickleValue {
+                do {
+                    let (value, end) = try Unpickler.load(raw, from: position, limits: limits, resolveStorage: resolver)
+                    position = end
+                    return value
+                } catch let error as PickleError {
+                    throw TorchCheckpointError(file: source, part: "legacy stream (\(part))", offset: error.offset, reason: error.reason)
+                }
+            }
+            func fail(_ part: String, _ offset: Int, _ reason: String) -> TorchCheckpointError {
+                TorchCheckpointError(file: source, part: "legacy stream (\(part))", offset: offset, reason: reason)
+            }
+            let magic = try pickle("magic number", noStorages)
+            guard magic == .largeInteger(legacyMagic) else {
+                throw fail("magic number", 0, "the first pickle is not torch's magic number 0x1950a86a20f9469cfc6c; not a torch.save file")
+            }
+            let versionOffset = position
+            guard case .integer(let version) = try pickle("protocol version", noStorages), version == legacyProtocolVersion else {
+                throw fail("protocol version", versionOffset, "unsupported torch serialization protocol (expected 1001)")
+            }
+            let infoOffset = position
+            let info = try pickle("sys info", noStorages)
+            if let littleEndian = info["little_endian"], littleEndian == .bool(false) {
+                throw fail("sys info", infoOffset, "the file was written on a big-endian machine, which is not supported")
+            }
+            let root = try pickle("object", resolve)
+            let keysOffset = position
+            guard let keyValues = try pickle("storage keys", noStorages).elements else {
+                throw fail("storage keys", keysOffset, "the storage key list is not a list")
+            }
+            var filled = Set<String>()
+            for keyValue in keyValues {
+                let recordOffset = position
+                guard case .string(let key) = keyValue else { throw fail("storage keys", keysOffset, "a storage key is not a string") }
+                guard let storage = storages[key] else {
+                    throw fail("storage \(key)", recordOffset, "storage \(key) is listed but no tensor uses it")
+                }
+                guard !filled.contains(key) else { throw fail("storage \(key)", recordOffset, "storage \(key) is listed twice") }
+                guard raw.count - position >= 8 else { throw fail("storage \(key)", recordOffset, "the file ends before the storage's size") }
+                var count: UInt64 = 0
+                for i in 0..<8 { count |= UInt64(raw[position + i]) << (8 * UInt64(i)) }
+                position += 8
+                guard count == UInt64(storage.elementCount) else {
+                    throw fail("storage \(key)", recordOffset,
+                               "the record holds \(count) elements but the pickle declares \(storage.elementCount)")
+                }
+                let byteCount = storage.elementCount * storage.dtype.elementSize
+                guard raw.count - position >= byteCount else {
+                    throw fail("storage \(key)", recordOffset,
+                               "needs \(byteCount) bytes but only \(raw.count - position) remain; the file is truncated")
+                }
+                storage.bytes = Data(raw[position..<(position + byteCount)])
+                position += byteCount
+                filled.insert(key)
+            }
+            if let missing = storages.keys.sorted().first(where: { !filled.contains($0) }) {
+                throw fail("storage keys", keysOffset, "storage \(missing) is used by a tensor but its bytes are not in the file")
+            }
+            return TorchCheckpoint(format: .legacy, root: root, source: source)
+        }
+    }
+
+    /// The storage a persistent id names (bytes not yet attached).
+    static func storageReference(_ id: PickleValue, existing: [String: TorchStorage], legacy: Bool) throws -> TorchStorage {
+        guard let parts = id.elements, parts.count >= 5, parts[0] == .string("storage") else {
+            throw PersistentIDError(reason: "persistent id \(id.kindDescription) is not a ('storage', type, key, location, size) tuple")
+        }
+        guard case .global(let typeName) = parts[1], let dtype = TorchDType(storageClass: typeName) else {
+            throw PersistentIDError(reason: "storage type \(parts[1].kindDescription) is not a supported torch storage class")
+        }
+        guard case .string(let key) = parts[2] else { throw PersistentIDError(reason: "storage key is not a string") }
+        guard case .integer(let declared) = parts[4], declared >= 0, declared <= Int64(Int.max / 8) else {
+            throw PersistentIDError(reason: "storage \(key) has no valid element count")
+        }
+        if legacy, parts.count >= 6, parts[5] != .none {
+            throw PersistentIDError(reason: "storage \(key) is a storage view, which only torch before 0.4 wrote; load and save it with a newer torch")
+        }
+        if let storage = existing[key] {
+            guard storage.dtype == dtype, storage.elementCount == Int(declared) else {
+                throw PersistentIDError(reason: "storage \(key) is declared twice with different types or sizes")
+            }
+            return storage
+        }
+        return TorchStorage(key: key, dtype: dtype, elementCount: Int(declared))
+    }
+}
+
+/// The zip container (torch ≥ 1.6), read through ZIPFoundation.
+private struct ZipContainer {
+    let data: Data
+    let source: String
+    let limits: PickleLimits
+
+    func fail(_ part: String, _ offset: Int = 0, _ reason: String) -> TorchCheckpointError {
+        TorchCheckpointError(file: source, part: part, offset: offset, reason: reason)
+    }
+
+    /// The bytes of one entry, refusing entries that declare more than `maximum` bytes or expand past
+    /// what they declare.
+    func contents(of entry: Entry, in archive: Archive, maximum: Int) throws -> Data {
+        guard entry.type == .file else { throw fail(entry.path, 0, "is not a regular file entry") }
+        guard entry.uncompressedSize <= UInt64(maximum) else {
+            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes, more than the \(maximum) it may have")
+        }
+        // A stored entry cannot be larger than the archive; a deflated one is capped by its declared size.
+        if !entry.isCompressed, entry.uncompressedSize > UInt64(data.count) {
+            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes but the archive has only \(data.count)")
+        }
+        var result = Data()
+        result.reserveCapacity(Int(entry.uncompressedSize))
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                guard result.count + chunk.count <= Int(entry.uncompressedSize) else {
+                    throw TorchCheckpointError(file: source, part: entry.path, offset: result.count,
+                                               reason: "expands beyond its declared \(entry.uncompressedSize) bytes")
+                }
+                result.append(chunk)
+            }
+        } catch let error as TorchCheckpointError {
+            throw error
+        } catch {
+            throw fail(entry.path, result.count, "cannot be extracted (\(error)); the archive is damaged")
+        }
+        guard result.count == Int(entry.uncompressedSize) else {
+            throw fail(entry.path, result.count, "holds \(result.count) bytes but declares \(entry.uncompressedSize); the archive is damaged")
+        }
+        return result
+    }
+
+    func read() throws -> TorchCheckpoint {
+        let archive: Archive
+        do {
+            archive = try Archive(data: data, accessMode: .read)
+        } catch {
+            throw fail("zip container", 0, "not a readable zip archive (\(error)); the file is damaged or truncated")
+        }
+        var entries: [String: Entry] = [:]
+        for entry in archive {
+            entries[entry.path] = entry
+            guard entries.count <= 1_000_000 else { throw fail("zip container", 0, "more than a million entries") }
+        }
+        let pickles = entries.keys.filter { $0.hasSuffix("data.pkl") && $0.split(separator: "/").count == 2 }.sorted()
+        guard pickles.count == 1, let picklePath = pickles.first else {
+            throw fail("zip container", 0, pickles.isEmpty
+                ? "no <name>/data.pkl entry; a zip file, but not one written by torch.save"
+                : "several data.pkl entries (\(pickles.joined(separator: ", ")))")
+        }
+        let prefix = String(picklePath.dropLast("data.pkl".count))
+        if let byteOrderEntry = entries[prefix + "byteorder"] {
+            let order = try contents(of: byteOrderEntry, in: archive, maximum: 16)
+            if order != Data("little".utf8) {
+                throw fail(byteOrderEntry.path, 0, "byte order '\(String(decoding: order, as: UTF8.self))' is not supported (only little-endian)")
+            }
+        }
+        let pickleBytes = try contents(of: entries[picklePath]!, in: archive, maximum: 1 << 30)
+
+        var storages: [String: TorchStorage] = [:]
+        var loadedBytes = 0
+        let resolve: Unpickler.StorageResolver = { id in
+            let storage = try TorchCheckpoint.storageReference(id, existing: storages, legacy: false)
+            if storages[storage.key] != nil { return storage }
+            let path = prefix + "data/" + storage.key
+            guard let entry = entries[path] else {
+                throw PersistentIDError(reason: "storage \(storage.key) has no entry \(path) in the archive")
+            }
+            let byteCount = storage.elementCount * storage.dtype.elementSize
+            guard entry.uncompressedSize == UInt64(byteCount) else {
+                throw PersistentIDError(reason: "entry \(path) holds \(entry.uncompressedSize) bytes but storage "
+                    + "\(storage.key) declares \(storage.elementCount) \(storage.dtype.rawValue) elements (\(byteCount) bytes)")
+            }
+            loadedBytes += byteCount
+            guard loadedBytes <= limits.maximumStorageBytes else {
+                throw PersistentIDError(reason: "storages hold more than \(limits.maximumStorageBytes) bytes (PickleLimits.maximumStorageBytes)")
+            }
+            storage.bytes = try contents(of: entry, in: archive, maximum: byteCount)
+            storages[storage.key] = storage
+            return storage
+        }
+        let root: PickleValue
+        do {
+            root = try pickleBytes.withUnsafeBytes { raw in
+                try Unpickler.load(raw, from: 0, limits: limits, resolveStorage: resolve).value
+            }
+        } catch let error as PickleError {
+            throw fail(picklePath, error.offset, error.reason)
+        }
+        return TorchCheckpoint(format: .zip, root: root, source: source)
+    }
+}
