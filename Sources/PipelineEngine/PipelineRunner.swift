@@ -131,7 +131,7 @@ public final class PipelineRunner: @unchecked Sendable {
         var inFlight: [String: (stage: ResolvedStage, reasons: [String])] = [:]
         var stopNew = false
         let jobs = max(1, options.jobs)
-        let history = store.runs()
+        let history = RunHistory(store: store)
         let executor = options.executor
         let (finishedJobs, finishedSink) = AsyncStream.makeStream(of: StageJob.self)
         let callbacks = ExecutorCallbacks(

@@ -46,10 +46,10 @@ public struct Planner {
         let forced = try graph.matching(force)
         var known: [String: [String: Artifact]] = [:]
         var entries: [PlanEntry] = []
-        let history = store.runs()
+        let history = RunHistory(store: store)
         for s in graph.stages where selected.contains(s.name) {
             let pendingUpstream = s.dependencies.filter { known[$0] == nil }
-            let last = cache.lastComponents(s, pipeline: graph.definition.name, history: history)
+            var last: JSONValue? { cache.lastComponents(s, pipeline: graph.definition.name, history: history) }
             guard pendingUpstream.isEmpty else {
                 entries.append(PlanEntry(stage: s.name, willRun: true,
                                          reasons: StageCache.reasons(s, now: nil, last: last, pendingUpstream: pendingUpstream,

@@ -88,8 +88,8 @@ public struct StageCache: Sendable {
     // MARK: reasons
 
     /// The key components of the stage's most recent recorded run in this pipeline, typed by its kind.
-    public func lastComponents(_ s: ResolvedStage, pipeline: String, history: [RunRecord]) -> JSONValue? {
-        store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history)?.stage.components
+    public func lastComponents(_ s: ResolvedStage, pipeline: String, history: RunHistory) -> JSONValue? {
+        store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history.runs)?.stage.components
             .map { StageCache.normalize($0, s.kind) }
     }
 
@@ -276,6 +276,26 @@ public struct StageCache: Sendable {
             return (s, nil)
         }
         return (status, record)
+    }
+}
+
+/// The store's run records, read on first use: only a stage that must run needs them (for its
+/// reason), and decoding every earlier run record would dominate a fully cached run or plan.
+public final class RunHistory: @unchecked Sendable {
+    private let store: ArtifactStore
+    private let _lock = NSLock()
+    private var _runs: [RunRecord]?
+
+    /// The history of a store.
+    public init(store: ArtifactStore) { self.store = store }
+
+    /// All run records, newest first.
+    public var runs: [RunRecord] {
+        _lock.lock(); defer { _lock.unlock() }
+        if let r = _runs { return r }
+        let r = store.runs()
+        _runs = r
+        return r
     }
 }
 
