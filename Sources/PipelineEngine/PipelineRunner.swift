@@ -341,9 +341,7 @@ public final class PipelineRunner: @unchecked Sendable {
         return "\(f.string(from: Date()))-\(pipeline)-\(UUID().uuidString.prefix(6).lowercased())"
     }
 
-    static func fileName(_ s: String) -> String {
-        String(s.map { $0.isLetter || $0.isNumber || "_-.=,".contains($0) ? $0 : "_" })
-    }
+    static func fileName(_ s: String) -> String { _safeFileName(s) }
 
     /// Gate verdicts of a stage for its metrics.
     public static func gates(_ s: ResolvedStage, metrics: [String: Double]) -> [GateVerdict] {
