@@ -115,23 +115,7 @@ public final class ArtifactStore: @unchecked Sendable {
     // MARK: hashing
 
     /// SHA-256 and size of a file.
-    public static func hashFile(_ url: URL) throws -> (digest: String, size: Int) {
-        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError("cannot read \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var hasher = SHA256()
-        var size = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 { if errno == EINTR { continue }; throw EngineError("cannot read \(url.path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            size += n
-        }
-        return (_hex(hasher.finalize()), size)
-    }
+    public static func hashFile(_ url: URL) throws -> (digest: String, size: Int) { try _sha256(ofFile: url) }
 
     /// SHA-256 hex of bytes.
     public static func hash(_ data: Data) -> String { _hex(SHA256.hash(data: data)) }

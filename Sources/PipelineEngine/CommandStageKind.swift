@@ -155,3 +155,8 @@ func _spawnAndWait(arguments: [String], environment: [String: String], directory
     if low == 0 { return (status >> 8) & 0xff }
     return 128 + low
 }
+
+extension KindRegistry {
+    /// The kinds built into the engine (only `command`).
+    public static var builtIn: [any StageKind] { [CommandStageKind()] }
+}

@@ -59,7 +59,7 @@ public final class FileStateTable: @unchecked Sendable {
         }
         _misses += 1
         _lock.unlock()
-        let (digest, size) = try ArtifactStore.hashFile(file)
+        let (digest, size) = try _sha256(ofFile: file)
         // Record only what was hashed from one unchanged, not-too-fresh version of the file.
         guard record, let after = FileStateTable.stamp(path), after == before, size == before.size,
               _nowNanoseconds() - before.mtimeNanoseconds >= FileStateTable.racyWindowNanoseconds,

@@ -1,4 +1,5 @@
 import Foundation
+import Crypto
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,6 +15,11 @@ func _hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
     out.reserveCapacity(64)
     for b in digest { out.append(table[Int(b >> 4)]); out.append(table[Int(b & 15)]) }
     return String(decoding: out, as: UTF8.self)
+}
+
+/// A file name for a stage name (sweep cells contain brackets and `=`; slashes must not make folders).
+func _safeFileName(_ s: String) -> String {
+    String(s.map { $0.isLetter || $0.isNumber || "_-.=,".contains($0) ? $0 : "_" })
 }
 
 /// Relative paths of all regular files under a directory, sorted (symlinks rejected).
@@ -64,4 +70,23 @@ public func localHostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
     return String(cString: buffer)
+}
+
+/// SHA-256 and size of a file.
+func _sha256(ofFile url: URL) throws -> (digest: String, size: Int) {
+    let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw EngineError("cannot read \(url.path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var hasher = SHA256()
+    var size = 0
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    defer { buffer.deallocate() }
+    while true {
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n < 0 { if errno == EINTR { continue }; throw EngineError("cannot read \(url.path): \(String(cString: strerror(errno)))") }
+        if n == 0 { break }
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        size += n
+    }
+    return (_hex(hasher.finalize()), size)
 }

@@ -96,7 +96,7 @@ public enum OutputExport {
     static func linkOutputs(of record: RunRecord, into folder: URL, store: ArtifactStore) {
         let base = folder.appendingPathComponent("outputs")
         for s in record.stages where !s.outputs.isEmpty {
-            let dir = base.appendingPathComponent(PipelineRunner.fileName(s.name))
+            let dir = base.appendingPathComponent(_safeFileName(s.name))
             for (name, a) in s.outputs {
                 let dest = dir.appendingPathComponent(name)
                 _removeTree(dest)

@@ -131,7 +131,7 @@ public final class PipelineRunner: @unchecked Sendable {
         var inFlight: [String: (stage: ResolvedStage, reasons: [String])] = [:]
         var stopNew = false
         let jobs = max(1, options.jobs)
-        let history = store.runs()
+        let history = RunHistory(store: store)
         let executor = options.executor
         let (finishedJobs, finishedSink) = AsyncStream.makeStream(of: StageJob.self)
         let callbacks = ExecutorCallbacks(
@@ -341,9 +341,7 @@ public final class PipelineRunner: @unchecked Sendable {
         return "\(f.string(from: Date()))-\(pipeline)-\(UUID().uuidString.prefix(6).lowercased())"
     }
 
-    static func fileName(_ s: String) -> String {
-        String(s.map { $0.isLetter || $0.isNumber || "_-.=,".contains($0) ? $0 : "_" })
-    }
+    static func fileName(_ s: String) -> String { _safeFileName(s) }
 
     /// Gate verdicts of a stage for its metrics.
     public static func gates(_ s: ResolvedStage, metrics: [String: Double]) -> [GateVerdict] {

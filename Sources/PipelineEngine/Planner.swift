@@ -14,18 +14,6 @@ public struct PlanEntry: Sendable {
     public var components: JSONValue?
 }
 
-/// One row of `why`: a key component now and in the last run.
-public struct KeyComponentDiff: Sendable {
-    /// Component path (`params.lr`, `inputs.data`, `version`…).
-    public var component: String
-    /// Value in the last run (nil if absent).
-    public var last: String?
-    /// Value now (nil if unknown until upstream runs).
-    public var now: String?
-    /// Whether they differ.
-    public var changed: Bool
-}
-
 /// Explains what a run would do, without running anything and without writing to the store (only the
 /// state table of file digests may learn a hash; with `recordSpecs`, specs and `file:` inputs are
 /// stored so that `masknet stage exec KEY` can run the planned stages elsewhere).
@@ -46,10 +34,10 @@ public struct Planner {
         let forced = try graph.matching(force)
         var known: [String: [String: Artifact]] = [:]
         var entries: [PlanEntry] = []
-        let history = store.runs()
+        let history = RunHistory(store: store)
         for s in graph.stages where selected.contains(s.name) {
             let pendingUpstream = s.dependencies.filter { known[$0] == nil }
-            let last = cache.lastComponents(s, pipeline: graph.definition.name, history: history)
+            var last: JSONValue? { cache.lastComponents(s, pipeline: graph.definition.name, history: history) }
             guard pendingUpstream.isEmpty else {
                 entries.append(PlanEntry(stage: s.name, willRun: true,
                                          reasons: StageCache.reasons(s, now: nil, last: last, pendingUpstream: pendingUpstream,

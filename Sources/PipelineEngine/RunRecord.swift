@@ -108,9 +108,12 @@ public enum RunExitCode {
 
 extension ArtifactStore {
     /// All run records, newest first (unreadable ones skipped).
-    public func runs() -> [RunRecord] {
+    public func runs() -> [RunRecord] { runs(matching: { _ in true }) }
+
+    /// The run records whose folder name (run id) passes `include`, newest first.
+    public func runs(matching include: (String) -> Bool) -> [RunRecord] {
         let dir = self.dir("runs")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter(include)
         let records: [RunRecord] = names.compactMap { name in
             guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent("\(name)/run.json").path) else { return nil }
             return try? _JSON.decode(RunRecord.self, from: data)

@@ -88,8 +88,8 @@ public struct StageCache: Sendable {
     // MARK: reasons
 
     /// The key components of the stage's most recent recorded run in this pipeline, typed by its kind.
-    public func lastComponents(_ s: ResolvedStage, pipeline: String, history: [RunRecord]) -> JSONValue? {
-        store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history)?.stage.components
+    public func lastComponents(_ s: ResolvedStage, pipeline: String, history: RunHistory) -> JSONValue? {
+        store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history.runs(of: pipeline))?.stage.components
             .map { StageCache.normalize($0, s.kind) }
     }
 
@@ -279,6 +279,28 @@ public struct StageCache: Sendable {
     }
 }
 
+/// The store's run records, read on first use and only for the pipeline asked about: only a stage that
+/// must run needs them (for its reason), and decoding every earlier run record (a 1,001-cell sweep's is
+/// megabytes) would dominate a cached run or a plan.
+public final class RunHistory: @unchecked Sendable {
+    private let store: ArtifactStore
+    private let _lock = NSLock()
+    private var _runs: [String: [RunRecord]] = [:]
+
+    /// The history of a store.
+    public init(store: ArtifactStore) { self.store = store }
+
+    /// The run records of one pipeline, newest first. Run ids are `<time>-<pipeline>-<random>`, so other
+    /// pipelines' records are never decoded.
+    public func runs(of pipeline: String) -> [RunRecord] {
+        _lock.lock(); defer { _lock.unlock() }
+        if let r = _runs[pipeline] { return r }
+        let r = store.runs(matching: { $0.contains("-\(pipeline)-") }).filter { $0.pipeline == pipeline }
+        _runs[pipeline] = r
+        return r
+    }
+}
+
 /// Runs one stage by key from the store alone (the body of `masknet stage exec`).
 public enum StageRunner {
     /// Loads the spec of `key` and executes it unless a verified result exists; writes `statusFile`.
@@ -303,4 +325,16 @@ public enum StageRunner {
         }
         return record
     }
+}
+
+/// One row of `why`: a key component now and in the last run.
+public struct KeyComponentDiff: Sendable {
+    /// Component path (`params.lr`, `inputs.data`, `version`…).
+    public var component: String
+    /// Value in the last run (nil if absent).
+    public var last: String?
+    /// Value now (nil if unknown until upstream runs).
+    public var now: String?
+    /// Whether they differ.
+    public var changed: Bool
 }

@@ -388,7 +388,4 @@ public struct KindRegistry: Sendable {
 
     /// All kind names, sorted.
     public var names: [String] { kinds.keys.sorted() }
-
-    /// The kinds built into the engine (only `command`).
-    public static var builtIn: [any StageKind] { [CommandStageKind()] }
 }
