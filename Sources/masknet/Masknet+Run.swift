@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PipelineEngine
+import TensorCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,6 +23,7 @@ extension Masknet {
         @Option(name: .long, help: "Stages run at once.") var jobs: Int = 1
         @Option(name: .long, help: "Where stages execute: local (in this process) or process (each as a `masknet stage exec` child: a crash fails only its stage).")
         var executor: String = "local"
+        @Option(name: .long, help: "Worker threads for the kernels (default: $MASKNET_THREADS, else all cores); results do not depend on it.") var threads: Int?
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
         @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
@@ -32,9 +34,14 @@ extension Masknet {
         func validate() throws {
             if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
             if !["local", "process"].contains(executor) { throw ValidationError("--executor must be local or process, not '\(executor)'") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
 
         func run() throws {
+            if let threads {
+                ThreadingConfiguration.workerCount = threads
+                setenv(ThreadingConfiguration.threadsVariable, String(threads), 1)   // for command stages
+            }
             let graph = try loadGraph(pipeline, overrides: overrides)
             let store = try storeOptions.open()
             let runner = PipelineRunner(store: store)
