@@ -48,14 +48,31 @@ public struct TorchCheckpoint: Sendable {
         } catch {
             throw TorchCheckpointError(file: path, part: "file", offset: 0, reason: "cannot be read (\(error.localizedDescription))")
         }
+        if Array(data.prefix(4)) == zipMagic {
+            return try ZipContainer(url: url, fileSize: data.count, source: path, limits: limits).read()
+        }
         return try decode(data, source: path, limits: limits)
     }
+
+    static let zipMagic: [UInt8] = [0x50, 0x4b, 0x03, 0x04]
 
     /// Parses the bytes of a `torch.save` file; `source` names them in errors.
     public static func decode(_ data: Data, source: String, limits: PickleLimits = .init()) throws -> TorchCheckpoint {
         let head = Array(data.prefix(4))
-        if head == [0x50, 0x4b, 0x03, 0x04] {
-            return try ZipContainer(data: data, source: source, limits: limits).read()
+        if head == zipMagic {
+            // ZIPFoundation's in-memory archives trap on offsets past the end of the data (found by fuzzing:
+            // Fuzz/Regressions/pth/zip-offset-past-end), while its file-backed archives get a short read and
+            // an error; so in-memory bytes are read through a temporary file.
+            let temporary = FileManager.default.temporaryDirectory
+                .appendingPathComponent("masknet-pth-\(ProcessInfo.processInfo.globallyUniqueString).zip")
+            do {
+                try data.write(to: temporary)
+            } catch {
+                throw TorchCheckpointError(file: source, part: "file", offset: 0,
+                                           reason: "cannot stage the archive in \(temporary.path) (\(error.localizedDescription))")
+            }
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            return try ZipContainer(url: temporary, fileSize: data.count, source: source, limits: limits).read()
         }
         if head.first == 0x80 {
             return try decodeLegacy(data, source: source, limits: limits)
@@ -175,7 +192,8 @@ public struct TorchCheckpoint: Sendable {
 
 /// The zip container (torch ≥ 1.6), read through ZIPFoundation.
 private struct ZipContainer {
-    let data: Data
+    let url: URL
+    let fileSize: Int
     let source: String
     let limits: PickleLimits
 
@@ -191,8 +209,8 @@ private struct ZipContainer {
             throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes, more than the \(maximum) it may have")
         }
         // A stored entry cannot be larger than the archive; a deflated one is capped by its declared size.
-        if !entry.isCompressed, entry.uncompressedSize > UInt64(data.count) {
-            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes but the archive has only \(data.count)")
+        if !entry.isCompressed, entry.uncompressedSize > UInt64(fileSize) {
+            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes but the archive has only \(fileSize)")
         }
         var result = Data()
         result.reserveCapacity(Int(entry.uncompressedSize))
@@ -218,7 +236,7 @@ private struct ZipContainer {
     func read() throws -> TorchCheckpoint {
         let archive: Archive
         do {
-            archive = try Archive(data: data, accessMode: .read)
+            archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw fail("zip container", 0, "not a readable zip archive (\(error)); the file is damaged or truncated")
         }
