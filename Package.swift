@@ -103,7 +103,8 @@ let package = Package(
                     path: "Tests/CTDatasetsTests"),
         .testTarget(name: "TorchSerializationTests", dependencies: ["TorchSerialization"],
                     path: "Tests/TorchSerializationTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses"], path: "Tests/FuzzHarnessesTests"),
+        .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses", "ImageIO", "NeuralNetwork", "EvaluationMetrics"],
+                    path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
     ],
     swiftLanguageModes: [.v5]

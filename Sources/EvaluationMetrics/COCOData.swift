@@ -118,9 +118,10 @@ public struct COCOGroundTruth: Sendable {
         for (i, item) in try reader.array(root["images"], key: "images").enumerated() {
             let key = "images[\(i)]"
             let object = try reader.object(item, key: key)
-            images.append(COCOImage(id: try reader.integer(object["id"], key: key + ".id"),
-                                    height: try reader.integer(object["height"], key: key + ".height"),
-                                    width: try reader.integer(object["width"], key: key + ".width")))
+            let height = try reader.integer(object["height"], key: key + ".height")
+            let width = try reader.integer(object["width"], key: key + ".width")
+            try reader.checkSize(height: height, width: width, key: key)
+            images.append(COCOImage(id: try reader.integer(object["id"], key: key + ".id"), height: height, width: width))
         }
         var categories: [Int] = []
         for (i, item) in try reader.array(root["categories"], key: "categories").enumerated() {
@@ -292,10 +293,50 @@ struct _JSONReader {
         return Int(d)
     }
 
+    /// The largest image side and pixel count accepted (far above any CT or COCO image). Sizes come from
+    /// the file, so without a bound `height * width` could overflow and masks could claim any memory;
+    /// RLE runs are 32-bit, as in pycocotools, so a mask cannot have more than 2^32 − 1 pixels anyway.
+    static let maximumSide = 1 << 20
+    static let maximumPixels = Int(UInt32.max)
+    /// Coordinates beyond this magnitude are refused: polygons are rasterised by walking their edges at
+    /// five sub-pixel steps per pixel, so a far-away vertex would make one polygon cost billions of steps.
+    static let maximumCoordinate = Double(1 << 20)
+    /// Most sub-pixel steps one polygon's edges may take (its perimeter × 5).
+    static let maximumPolygonSteps = 1 << 24
+
+    func checkSize(height: Int, width: Int, key: String) throws {
+        guard height >= 0, width >= 0 else { throw fail(key, "negative size [\(height), \(width)]") }
+        guard height <= Self.maximumSide, width <= Self.maximumSide, height * width <= Self.maximumPixels else {
+            throw fail(key, "size [\(height), \(width)] is larger than masknet accepts (sides up to \(Self.maximumSide), "
+                + "at most 2^32 − 1 pixels); the file is damaged")
+        }
+    }
+
+    func coordinate(_ value: Any?, key: String) throws -> Double {
+        let d = try number(value, key: key)
+        guard abs(d) <= Self.maximumCoordinate else {
+            throw fail(key, "coordinate \(d) is beyond ±\(Int(Self.maximumCoordinate)); no image is that large")
+        }
+        return d
+    }
+
+    func checkPerimeter(_ xy: [Double], key: String) throws {
+        let k = xy.count / 2
+        guard k > 1 else { return }
+        var steps = 0.0
+        for j in 0..<k {
+            let next = (j + 1) % k
+            steps += 5 * max(abs(xy[2 * next] - xy[2 * j]), abs(xy[2 * next + 1] - xy[2 * j + 1])) + 1
+        }
+        guard steps <= Double(Self.maximumPolygonSteps) else {
+            throw fail(key, "the polygon's perimeter (\(Int(steps / 5)) pixels) is too long to rasterise; the file is damaged")
+        }
+    }
+
     func box(_ value: Any?, key: String) throws -> COCOBox {
         let items = try array(value, key: key)
         guard items.count == 4 else { throw fail(key, "expected [x, y, width, height], found \(items.count) numbers") }
-        let v = try items.enumerated().map { try number($0.element, key: "\(key)[\($0.offset)]") }
+        let v = try items.enumerated().map { try coordinate($0.element, key: "\(key)[\($0.offset)]") }
         return COCOBox(x: v[0], y: v[1], width: v[2], height: v[3])
     }
 
@@ -304,7 +345,9 @@ struct _JSONReader {
             var result: [[Double]] = []
             for (p, polygon) in polygons.enumerated() {
                 let coordinates = try array(polygon, key: "\(key)[\(p)]")
-                result.append(try coordinates.enumerated().map { try number($0.element, key: "\(key)[\(p)][\($0.offset)]") })
+                let polygon = try coordinates.enumerated().map { try coordinate($0.element, key: "\(key)[\(p)][\($0.offset)]") }
+                try checkPerimeter(polygon, key: "\(key)[\(p)]")
+                result.append(polygon)
             }
             return .polygons(result)
         }
@@ -313,7 +356,7 @@ struct _JSONReader {
         guard size.count == 2 else { throw fail(key + ".size", "expected [height, width]") }
         let height = try integer(size[0], key: key + ".size[0]")
         let width = try integer(size[1], key: key + ".size[1]")
-        guard height >= 0, width >= 0 else { throw fail(key + ".size", "negative size") }
+        try checkSize(height: height, width: width, key: key + ".size")
         guard let counts = object["counts"] else { throw fail(key + ".counts", "missing") }
         let mask: RLEMask
         if let string = counts as? String {

@@ -48,14 +48,37 @@ public struct TorchCheckpoint: Sendable {
         } catch {
             throw TorchCheckpointError(file: path, part: "file", offset: 0, reason: "cannot be read (\(error.localizedDescription))")
         }
+        if Array(data.prefix(4)) == zipMagic {
+            if let problem = ZipBoundsCheck.problem(in: data) {
+                throw TorchCheckpointError(file: path, part: "zip container", offset: problem.offset, reason: problem.reason)
+            }
+            return try ZipContainer(url: url, fileSize: data.count, source: path, limits: limits).read()
+        }
         return try decode(data, source: path, limits: limits)
     }
+
+    static let zipMagic: [UInt8] = [0x50, 0x4b, 0x03, 0x04]
 
     /// Parses the bytes of a `torch.save` file; `source` names them in errors.
     public static func decode(_ data: Data, source: String, limits: PickleLimits = .init()) throws -> TorchCheckpoint {
         let head = Array(data.prefix(4))
-        if head == [0x50, 0x4b, 0x03, 0x04] {
-            return try ZipContainer(data: data, source: source, limits: limits).read()
+        if head == zipMagic {
+            if let problem = ZipBoundsCheck.problem(in: data) {
+                throw TorchCheckpointError(file: source, part: "zip container", offset: problem.offset, reason: problem.reason)
+            }
+            // ZIPFoundation's in-memory archives trap on offsets past the end of the data (found by fuzzing:
+            // Fuzz/Regressions/pth/zip-offset-past-end), while its file-backed archives get a short read and
+            // an error; so in-memory bytes are read through a temporary file.
+            let temporary = FileManager.default.temporaryDirectory
+                .appendingPathComponent("masknet-pth-\(ProcessInfo.processInfo.globallyUniqueString).zip")
+            do {
+                try data.write(to: temporary)
+            } catch {
+                throw TorchCheckpointError(file: source, part: "file", offset: 0,
+                                           reason: "cannot stage the archive in \(temporary.path) (\(error.localizedDescription))")
+            }
+            defer { try? FileManager.default.removeItem(at: temporary) }
+            return try ZipContainer(url: temporary, fileSize: data.count, source: source, limits: limits).read()
         }
         if head.first == 0x80 {
             return try decodeLegacy(data, source: source, limits: limits)
@@ -175,7 +198,8 @@ public struct TorchCheckpoint: Sendable {
 
 /// The zip container (torch ≥ 1.6), read through ZIPFoundation.
 private struct ZipContainer {
-    let data: Data
+    let url: URL
+    let fileSize: Int
     let source: String
     let limits: PickleLimits
 
@@ -191,8 +215,8 @@ private struct ZipContainer {
             throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes, more than the \(maximum) it may have")
         }
         // A stored entry cannot be larger than the archive; a deflated one is capped by its declared size.
-        if !entry.isCompressed, entry.uncompressedSize > UInt64(data.count) {
-            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes but the archive has only \(data.count)")
+        if !entry.isCompressed, entry.uncompressedSize > UInt64(fileSize) {
+            throw fail(entry.path, 0, "declares \(entry.uncompressedSize) bytes but the archive has only \(fileSize)")
         }
         var result = Data()
         result.reserveCapacity(Int(entry.uncompressedSize))
@@ -218,7 +242,7 @@ private struct ZipContainer {
     func read() throws -> TorchCheckpoint {
         let archive: Archive
         do {
-            archive = try Archive(data: data, accessMode: .read)
+            archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw fail("zip container", 0, "not a readable zip archive (\(error)); the file is damaged or truncated")
         }
@@ -273,5 +297,93 @@ private struct ZipContainer {
             throw fail(picklePath, error.offset, error.reason)
         }
         return TorchCheckpoint(format: .zip, root: root, source: source)
+    }
+}
+
+
+/// Checks, before ZIPFoundation sees an archive, that every offset and size its central directory gives
+/// (zip64 fields included) points inside the file. ZIPFoundation trusts them: fuzzing found it trapping on
+/// an offset of 2^63 or more (`off_t(offset)`, Fuzz/Regressions/pth/zip64-offset-beyond-int64) and reading
+/// past the end of in-memory data (zip-offset-past-end). This is a bounds check only; ZIPFoundation still
+/// does all the reading.
+enum ZipBoundsCheck {
+    private static func u16(_ raw: UnsafeRawBufferPointer, _ at: Int) -> Int { Int(raw[at]) | Int(raw[at + 1]) << 8 }
+    private static func u32(_ raw: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
+        (0..<4).reduce(UInt64(0)) { $0 | UInt64(raw[at + $1]) << (8 * UInt64($1)) }
+    }
+    private static func u64(_ raw: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
+        (0..<8).reduce(UInt64(0)) { $0 | UInt64(raw[at + $1]) << (8 * UInt64($1)) }
+    }
+
+    /// Nil if the layout is inside the file, else what is wrong and where.
+    static func problem(in data: Data) -> (offset: Int, reason: String)? {
+        data.withUnsafeBytes { raw -> (Int, String)? in
+            let size = raw.count
+            // End of central directory: 22 bytes plus a comment of up to 65,535 bytes, at the end.
+            guard size >= 22 else { return (0, "too short for a zip archive") }
+            var eocd = -1
+            var position = size - 22
+            while position >= max(0, size - 22 - 65_535) {
+                if u32(raw, position) == 0x0605_4b50 { eocd = position; break }
+                position -= 1
+            }
+            guard eocd >= 0 else { return (size, "no end-of-central-directory record; the archive is truncated") }
+            var entries = UInt64(u16(raw, eocd + 10)), directorySize = u32(raw, eocd + 12), directoryOffset = u32(raw, eocd + 16)
+            let locator = eocd - 20
+            let hasZip64 = locator >= 0 && u32(raw, locator) == 0x0706_4b50
+            if entries == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF || hasZip64 {
+                // zip64 (torch writes it for every archive): the locator just before the record gives the zip64
+                // end-of-central-directory record, whose values ZIPFoundation uses whenever it is present.
+                guard hasZip64 else { return (eocd, "zip64 fields without a zip64 locator") }
+                let record = u64(raw, locator + 8)
+                guard record <= UInt64(size - 56), u32(raw, Int(record)) == 0x0606_4b50 else {
+                    return (locator, "zip64 end-of-central-directory record at \(record) is outside the file")
+                }
+                entries = u64(raw, Int(record) + 32)
+                directorySize = u64(raw, Int(record) + 40)
+                directoryOffset = u64(raw, Int(record) + 48)
+            }
+            guard directoryOffset <= UInt64(size), directorySize <= UInt64(size) - directoryOffset else {
+                return (eocd, "central directory (offset \(directoryOffset), \(directorySize) bytes) is outside the file")
+            }
+            guard entries <= directorySize / 46 else { return (eocd, "\(entries) entries cannot fit a \(directorySize)-byte directory") }
+            var at = Int(directoryOffset)
+            let end = Int(directoryOffset + directorySize)
+            for _ in 0..<entries {
+                guard at + 46 <= end, u32(raw, at) == 0x0201_4b50 else { return (at, "damaged central directory entry") }
+                var compressed = u32(raw, at + 20), uncompressed = u32(raw, at + 24), local = u32(raw, at + 42)
+                let nameLength = u16(raw, at + 28), extraLength = u16(raw, at + 30), commentLength = u16(raw, at + 32)
+                let extraStart = at + 46 + nameLength
+                guard extraStart + extraLength + commentLength <= end else { return (at, "central directory entry overruns the directory") }
+                // The zip64 extended-information field replaces the 32-bit values that are 0xFFFFFFFF, in order.
+                var field = extraStart
+                while field + 4 <= extraStart + extraLength {
+                    let id = u16(raw, field), length = u16(raw, field + 2)
+                    guard field + 4 + length <= extraStart + extraLength else { return (field, "extra field overruns its entry") }
+                    if id == 0x0001 {
+                        var value = field + 4
+                        for slot in 0..<3 {
+                            let current = slot == 0 ? uncompressed : slot == 1 ? compressed : local
+                            guard current == 0xFFFF_FFFF else { continue }
+                            guard value + 8 <= field + 4 + length else { return (field, "zip64 field too short") }
+                            let wide = u64(raw, value)
+                            if slot == 0 { uncompressed = wide } else if slot == 1 { compressed = wide } else { local = wide }
+                            value += 8
+                        }
+                    }
+                    field += 4 + length
+                }
+                guard local <= UInt64(size - 30), u32(raw, Int(local)) == 0x0403_4b50 else {
+                    return (at, "local header offset \(local) is outside the file or not a local header")
+                }
+                let dataStart = UInt64(local) + 30 + UInt64(u16(raw, Int(local) + 26)) + UInt64(u16(raw, Int(local) + 28))
+                guard dataStart <= UInt64(size), compressed <= UInt64(size) - dataStart else {
+                    return (Int(local), "entry data (\(compressed) bytes from \(dataStart)) extends past the end of the file")
+                }
+                guard uncompressed < UInt64(Int64.max) else { return (at, "entry size \(uncompressed) is not representable") }
+                at = extraStart + extraLength + commentLength
+            }
+            return nil
+        }
     }
 }

@@ -121,15 +121,18 @@ public struct TorchTensor: Equatable, Sendable {
         return TorchTensor(storage: storage, storageOffset: offset, shape: shape, stride: stride)
     }
 
-    /// The storage indices of the view's elements in row-major order.
-    private func storageIndices() -> [Int] {
-        var indices = [Int](repeating: 0, count: elementCount)
-        guard !indices.isEmpty else { return indices }
-        if shape.isEmpty { return [storageOffset] }
+    /// `element(i)` for the storage index `i` of every element of the view, in row-major order (no index
+    /// array: the result is the only allocation).
+    private func gather<T>(_ element: (Int) -> T) -> [T] {
+        let count = elementCount
+        guard count > 0 else { return [] }
+        if shape.isEmpty { return [element(storageOffset)] }
+        var result: [T] = []
+        result.reserveCapacity(count)
         var position = [Int](repeating: 0, count: shape.count)
         var index = storageOffset
-        for i in 0..<indices.count {
-            indices[i] = index
+        for _ in 0..<count {
+            result.append(element(index))
             var axis = shape.count - 1
             while axis >= 0 {
                 position[axis] += 1
@@ -140,7 +143,7 @@ public struct TorchTensor: Equatable, Sendable {
                 axis -= 1
             }
         }
-        return indices
+        return result
     }
 
     private func loadedBytes() throws -> Data {
@@ -158,18 +161,17 @@ public struct TorchTensor: Equatable, Sendable {
             throw TorchTensorError(storageKey: storage.key, reason: "dtype \(dtype.rawValue) is not floating point")
         }
         let bytes = try loadedBytes()
-        let indices = storageIndices()
-        return bytes.withUnsafeBytes { raw -> [Float] in
+                return bytes.withUnsafeBytes { raw -> [Float] in
             switch dtype {
             case .float32:
-                return indices.map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) }
+                return gather { Float(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self).littleEndian) }
             case .float64:
-                return indices.map { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian)) }
+                return gather { Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self).littleEndian)) }
             case .float16:
-                return indices.map { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
+                return gather { Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian)) }
             case .bfloat16:
                 // bfloat16 is the upper half of a float32.
-                return indices.map {
+                return gather {
                     Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self).littleEndian) << 16)
                 }
             default:
@@ -185,14 +187,13 @@ public struct TorchTensor: Equatable, Sendable {
             throw TorchTensorError(storageKey: storage.key, reason: "dtype \(dtype.rawValue) is not an integer type")
         }
         let bytes = try loadedBytes()
-        let indices = storageIndices()
-        return bytes.withUnsafeBytes { raw -> [Int64] in
+                return bytes.withUnsafeBytes { raw -> [Int64] in
             switch dtype {
-            case .int64: return indices.map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
-            case .int32: return indices.map { Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
-            case .int16: return indices.map { Int64(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self))) }
-            case .int8: return indices.map { Int64(raw.load(fromByteOffset: $0, as: Int8.self)) }
-            case .uint8, .bool: return indices.map { Int64(raw[$0]) }
+            case .int64: return gather { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+            case .int32: return gather { Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+            case .int16: return gather { Int64(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self))) }
+            case .int8: return gather { Int64(raw.load(fromByteOffset: $0, as: Int8.self)) }
+            case .uint8, .bool: return gather { Int64(raw[$0]) }
             default: return []
             }
         }
