@@ -8,20 +8,30 @@ import Darwin
 
 /// A stored output: a file, or a directory tree (a manifest object listing files by digest).
 public struct Artifact: Codable, Hashable, Sendable {
-    /// `file` or `tree`.
-    public var type: String
+    /// A file, or a tree.
+    public var type: ArtifactType
     /// SHA-256 of the file, or of the tree's canonical manifest.
     public var digest: String
     /// Bytes (the sum of all files for a tree).
     public var size: Int
 
     /// Creates an artifact description.
-    public init(type: String, digest: String, size: Int) {
+    public init(type: ArtifactType, digest: String, size: Int) {
         self.type = type; self.digest = digest; self.size = size
     }
 
     /// The artifact as a key component.
-    public var json: JSONValue { .object(["type": .string(type), "digest": .string(digest), "size": .integer(size)]) }
+    public var json: JSONValue { .object(["type": .string(type.rawValue), "digest": .string(digest), "size": .integer(size)]) }
+}
+
+/// What an artifact is (stored by its raw value in records, specs and manifests).
+public enum ArtifactType: String, Codable, Hashable, Sendable, CustomStringConvertible {
+    /// One file: the object is the file.
+    case file
+    /// A directory: the object is a manifest listing each file's path, digest and size.
+    case tree
+
+    public var description: String { rawValue }
 }
 
 /// What the store knows about a finished stage key: what went in, what came out, and what it cost.
@@ -69,9 +79,16 @@ public final class ArtifactStore: @unchecked Sendable {
     private let _lock = NSLock()
     private var _verified = Set<String>()
 
-    /// Opens (creating if needed) a store.
-    public init(root: URL) throws {
+    /// Digests of files by stat tuple (`state/files.tsv`): workspace inputs and objects are not rehashed
+    /// while unchanged.
+    public let stateTable: FileStateTable
+
+    /// Opens a store, creating its directories unless `creating` is false (the read-only commands
+    /// `plan`, `why` and `status` must not write; a missing store then reads as empty).
+    public init(root: URL, creating: Bool = true) throws {
         self.root = root.standardizedFileURL
+        self.stateTable = FileStateTable(url: self.root.appendingPathComponent("state/files.tsv"))
+        guard creating else { return }
         for d in ["objects", "actions", "specs", "runs", "locks", "scratch", "checkpoints", "tmp"] {
             do {
                 try FileManager.default.createDirectory(at: self.root.appendingPathComponent(d), withIntermediateDirectories: true)
@@ -123,22 +140,36 @@ public final class ArtifactStore: @unchecked Sendable {
 
     /// Stores a file or directory as an artifact. `move` renames scratch files into the store instead of copying.
     public func store(itemAt url: URL, move: Bool) throws -> Artifact {
+        try _artifact(itemAt: url, file: { try self.storeFile($0, move: move) }, manifest: { try self.storeData($0) })
+    }
+
+    /// The artifact a file or directory would become, without writing anything but the state table
+    /// (what `plan` needs to compute a key).
+    public func describe(itemAt url: URL, recordState: Bool = true) throws -> Artifact {
+        try _artifact(itemAt: url, file: { f in
+            let (digest, size) = try self.stateTable.digest(of: f, record: recordState)
+            return Artifact(type: .file, digest: digest, size: size)
+        }, manifest: { Artifact(type: .file, digest: ArtifactStore.hash($0), size: $0.count) })
+    }
+
+    /// Walks a file or tree: `file` makes each file's artifact, `manifest` the tree manifest's.
+    private func _artifact(itemAt url: URL, file: (URL) throws -> Artifact, manifest: (Data) throws -> Artifact) throws -> Artifact {
         var st = stat()
         guard lstat(url.path, &st) == 0 else { throw EngineError("\(url.path) does not exist") }
         switch st.st_mode & S_IFMT {
         case S_IFREG:
-            return try storeFile(url, move: move)
+            return try file(url)
         case S_IFDIR:
             var entries: [JSONValue] = []
             var total = 0
             for rel in try _listFiles(url) {
-                let a = try storeFile(url.appendingPathComponent(rel), move: move)
+                let a = try file(url.appendingPathComponent(rel))
                 total += a.size
                 entries.append(.object(["path": .string(rel), "digest": .string(a.digest), "size": .integer(a.size)]))
             }
-            let manifest = JSONValue.object(["entries": .array(entries), "format": .integer(ArtifactStore.formatVersion)]).canonicalData
-            let m = try storeData(manifest)
-            return Artifact(type: "tree", digest: m.digest, size: total)
+            let data = JSONValue.object(["entries": .array(entries), "format": .integer(ArtifactStore.formatVersion)]).canonicalData
+            let m = try manifest(data)
+            return Artifact(type: .tree, digest: m.digest, size: total)
         default:
             throw EngineError("\(url.path) is neither a regular file nor a directory (symbolic links are not stored; copy the target instead)")
         }
@@ -154,13 +185,14 @@ public final class ArtifactStore: @unchecked Sendable {
             try data.write(to: tmp)
             try _publish(tmp, to: dest)
         }
-        return Artifact(type: "file", digest: digest, size: data.count)
+        return Artifact(type: .file, digest: digest, size: data.count)
     }
 
     func storeFile(_ url: URL, move: Bool) throws -> Artifact {
-        let (digest, size) = try ArtifactStore.hashFile(url)
+        // Workspace files (data sets) are looked up in the state table; fresh scratch outputs are hashed.
+        let (digest, size) = move ? try ArtifactStore.hashFile(url) : try stateTable.digest(of: url)
         let dest = objectURL(digest)
-        if _objectIsIntact(dest, digest, size: size) { return Artifact(type: "file", digest: digest, size: size) }
+        if _objectIsIntact(dest, digest, size: size) { return Artifact(type: .file, digest: digest, size: size) }
         var source = url
         if !move {
             source = try _temporaryURL()
@@ -171,7 +203,7 @@ public final class ArtifactStore: @unchecked Sendable {
             }
         }
         try _publish(source, to: dest)
-        return Artifact(type: "file", digest: digest, size: size)
+        return Artifact(type: .file, digest: digest, size: size)
     }
 
     /// Makes the file read-only and durable, then renames it into place (atomic on one filesystem).
@@ -197,7 +229,7 @@ public final class ArtifactStore: @unchecked Sendable {
         var st = stat()
         guard stat(url.path, &st) == 0 else { return false }
         if let size, Int(st.st_size) != size { return false }
-        return (try? ArtifactStore.hashFile(url).digest) == digest
+        return (try? stateTable.digest(of: url).digest) == digest
     }
 
     func _temporaryURL() throws -> URL {
@@ -210,7 +242,7 @@ public final class ArtifactStore: @unchecked Sendable {
     /// Each object is hashed at most once per store instance (one run).
     public func verify(_ artifact: Artifact) -> String? {
         if let p = _verifyObject(artifact.digest) { return p }
-        guard artifact.type == "tree" else { return nil }
+        guard artifact.type == .tree else { return nil }
         guard let entries = try? treeEntries(artifact) else { return "tree manifest \(artifact.digest.prefix(12)) is unreadable" }
         for e in entries { if let p = _verifyObject(e.digest) { return "\(e.path): \(p)" } }
         return nil
@@ -223,7 +255,7 @@ public final class ArtifactStore: @unchecked Sendable {
         if known { return nil }
         let url = objectURL(digest)
         guard FileManager.default.fileExists(atPath: url.path) else { return "object \(digest.prefix(12)) is missing" }
-        guard let actual = try? ArtifactStore.hashFile(url).digest else { return "object \(digest.prefix(12)) is unreadable" }
+        guard let actual = try? stateTable.digest(of: url).digest else { return "object \(digest.prefix(12)) is unreadable" }
         guard actual == digest else { return "object \(digest.prefix(12)) is corrupt (its content hashes to \(actual.prefix(12)))" }
         _lock.lock(); _verified.insert(digest); _lock.unlock()
         return nil
@@ -255,7 +287,7 @@ public final class ArtifactStore: @unchecked Sendable {
                 chmod(dest.path, 0o444)
             }
         }
-        if artifact.type == "tree" {
+        if artifact.type == .tree {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             for e in try treeEntries(artifact) { try place(e.digest, url.appendingPathComponent(e.path)) }
         } else {
@@ -285,9 +317,6 @@ public final class ArtifactStore: @unchecked Sendable {
         try writeAtomically(data, to: specURL(key))
     }
 
-    /// The canonical components of a key, checked against the key.
-    public func spec(_ key: String) throws -> JSONValue { try storedSpec(key).components }
-
     /// The full key for a unique prefix of a key whose spec is stored.
     public func resolveKey(_ prefix: String) throws -> String {
         if prefix.count == 64 { return prefix }
@@ -301,26 +330,8 @@ public final class ArtifactStore: @unchecked Sendable {
         return matches[0]
     }
 
-    /// Lock files currently held, with their holders (for `status`).
-    public func heldLocks() -> [(key: String, holder: String)] {
-        let locks = dir("locks")
-        var out: [(String, String)] = []
-        for name in ((try? FileManager.default.contentsOfDirectory(atPath: locks.path)) ?? []).sorted() where name.hasSuffix(".lock") && name != "store.lock" {
-            let url = locks.appendingPathComponent(name)
-            if let l = try? StageLock.tryAcquire(url) { l.release(); continue }
-            out.append((String(name.dropLast(5)), StageLock.holder(of: url) ?? "unknown"))
-        }
-        return out
-    }
-
-    /// The stored spec of a key, checked against the key.
-    public func storedSpec(_ key: String) throws -> StageSpec {
-        guard let data = FileManager.default.contents(atPath: specURL(key).path) else {
-            throw EngineError("no stage spec for key \(key) in \(root.path)/specs; run `masknet plan`/`run` on a machine that sees this store first")
-        }
-        guard ArtifactStore.hash(data) == key else { throw EngineError("stage spec \(key) is corrupt (hash mismatch); delete \(specURL(key).path) and rerun") }
-        return try StageSpec(stored: data)
-    }
+    /// The stored spec bytes of a key, if any (`StageSpec(storedIn:key:)` checks and decodes them).
+    public func specData(_ key: String) -> Data? { FileManager.default.contents(atPath: specURL(key).path) }
 
     /// Writes a file via a temporary file and rename, so readers see the old or the new file, never half.
     /// `durable` also flushes to disk (for action records, which later runs trust); run reports skip it.
@@ -369,62 +380,4 @@ public final class ArtifactStore: @unchecked Sendable {
             _removeTree(attempt)
         }
     }
-}
-
-func _hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-    let table = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(64)
-    for b in digest { out.append(table[Int(b >> 4)]); out.append(table[Int(b & 15)]) }
-    return String(decoding: out, as: UTF8.self)
-}
-
-/// Relative paths of all regular files under a directory, sorted (symlinks rejected).
-func _listFiles(_ root: URL) throws -> [String] {
-    var out: [String] = []
-    func walk(_ rel: String) throws {
-        let url = rel.isEmpty ? root : root.appendingPathComponent(rel)
-        for name in try FileManager.default.contentsOfDirectory(atPath: url.path).sorted() {
-            let r = rel.isEmpty ? name : "\(rel)/\(name)"
-            var st = stat()
-            guard lstat(root.appendingPathComponent(r).path, &st) == 0 else { continue }
-            switch st.st_mode & S_IFMT {
-            case S_IFREG: out.append(r)
-            case S_IFDIR: try walk(r)
-            default: throw EngineError("\(root.appendingPathComponent(r).path) is a symbolic link or special file; outputs may contain only files and directories")
-            }
-        }
-    }
-    try walk("")
-    return out.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-}
-
-/// Deletes a directory tree even where files were made read-only.
-func _removeTree(_ url: URL) {
-    if (try? FileManager.default.removeItem(at: url)) != nil { return }
-    if let e = FileManager.default.enumerator(atPath: url.path) {
-        for case let rel as String in e { chmod(url.appendingPathComponent(rel).path, 0o755) }
-    }
-    chmod(url.path, 0o755)
-    try? FileManager.default.removeItem(at: url)
-}
-
-private let _isoLock = NSLock()
-nonisolated(unsafe) private let _iso: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f
-}()
-
-/// ISO 8601 timestamp (one shared formatter: creating one costs more than a cached run's hashing).
-func _now() -> String {
-    _isoLock.lock(); defer { _isoLock.unlock() }
-    return _iso.string(from: Date())
-}
-
-/// The host name from gethostname(2) (Foundation's hostName may do a DNS lookup).
-public func localHostName() -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
-    return String(cString: buffer)
 }

@@ -121,7 +121,7 @@ public final class ConsoleReporter: @unchecked Sendable {
         case .stageSkipped(let s, let r): o["event"] = "stage_skipped"; o["stage"] = .string(s); o["reason"] = .string(r)
         case .waiting(let s, let h): o["event"] = "waiting"; o["stage"] = .string(s); o["holder"] = .string(h)
         case .damaged(let s, let p): o["event"] = "damaged"; o["stage"] = .string(s); o["problem"] = .string(p)
-        case .runFinished(let id, let st, let c): o["event"] = "run_finished"; o["run"] = .string(id); o["status"] = .string(st); o["exit_code"] = .integer(Int(c))
+        case .runFinished(let id, let st, let c): o["event"] = "run_finished"; o["run"] = .string(id); o["status"] = .string(st.rawValue); o["exit_code"] = .integer(Int(c))
         }
         return .object(o)
     }

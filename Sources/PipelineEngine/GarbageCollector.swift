@@ -85,12 +85,12 @@ extension ArtifactStore {
         var objects = Set<String>()
         func mark(_ a: Artifact) {
             objects.insert(a.digest)
-            if a.type == "tree", let entries = try? treeEntries(a) { for e in entries { objects.insert(e.digest) } }
+            if a.type == .tree, let entries = try? treeEntries(a) { for e in entries { objects.insert(e.digest) } }
         }
         for r in kept { for s in r.stages { if let k = s.key { keys.insert(k) } } }
         for k in keys {
             if let rec = actionRecord(k) { rec.outputs.values.forEach(mark); rec.log.map(mark) }
-            if let spec = try? spec(k) { for b in StageSpec(components: spec).inputs.values { b.artifacts.forEach(mark) } }
+            if let spec = try? StageSpec(storedIn: self, key: k) { for b in spec.inputs.values { b.artifacts.forEach(mark) } }
         }
         // Sweep.
         func sweep(_ sub: String, keep: (String) -> Bool) -> Int {

@@ -34,10 +34,12 @@ public struct StageRunRecord: Codable, Sendable {
     public var version: String
     /// The determinism statement.
     public var determinism: String
-    /// `computed`, `cached`, `failed`, `skipped` or `interrupted`.
-    public var status: String
+    /// What became of it.
+    public var status: StageStatus
     /// Why it ran, or why it was skipped/failed.
     public var reason: String?
+    /// Why it had to run (as `plan` says it), for stages handed to an executor; nil for cache hits.
+    public var runReasons: [String]?
     /// The stage key, once known.
     public var key: String?
     /// The key components, once known.
@@ -73,12 +75,14 @@ public struct RunRecord: Codable, Sendable {
     public var startedAt: String
     /// End time.
     public var finishedAt: String?
-    /// `running`, `succeeded`, `failed`, `gates_failed` or `interrupted`.
-    public var status: String
+    /// The state of the run.
+    public var status: RunStatus
     /// The process exit code.
     public var exitCode: Int32?
     /// Process id of the runner.
     public var pid: Int32
+    /// The executor that ran the stages (`local`, `process`…).
+    public var executor: String?
     /// Tool version, OS, CPU, threads… as given by the caller.
     public var environment: [String: String]
     /// Stages in topological order.
@@ -163,8 +167,8 @@ public enum RunReports {
         var failures = 0, skipped = 0
         for s in run.stages {
             var body = ""
-            if s.status == "failed" || s.status == "interrupted" { failures += 1; body = "<failure message=\"\(esc(s.reason ?? s.status))\"/>" }
-            if s.status == "skipped" { skipped += 1; body = "<skipped message=\"\(esc(s.reason ?? "skipped"))\"/>" }
+            if s.status == .failed || s.status == .interrupted { failures += 1; body = "<failure message=\"\(esc(s.reason ?? s.status.rawValue))\"/>" }
+            if s.status == .skipped { skipped += 1; body = "<skipped message=\"\(esc(s.reason ?? "skipped"))\"/>" }
             cases.append("    <testcase classname=\"\(esc(run.pipeline)).stages\" name=\"\(esc(s.name))\" time=\"\(String(format: "%.3f", s.wallSeconds ?? 0))\">\(body)</testcase>")
             for g in s.gates {
                 let name = "\(s.name): \(g.metric) \(g.condition)"
@@ -221,7 +225,7 @@ public enum RunReports {
         var md = ["| " + header.joined(separator: " | ") + " |", "|" + String(repeating: "---|", count: header.count)]
         var csv = [header.joined(separator: ",")]
         for c in cells {
-            let row = [c.name] + dims.map { c.cell[$0]?.displayText ?? "" } + [c.status] + metrics.map { c.metrics[$0].map(_num) ?? "" }
+            let row = [c.name] + dims.map { c.cell[$0]?.displayText ?? "" } + [c.status.rawValue] + metrics.map { c.metrics[$0].map(_num) ?? "" }
             md.append("| " + row.joined(separator: " | ") + " |")
             csv.append(row.map { $0.contains(",") || $0.contains("\"") ? "\"\($0.replacingOccurrences(of: "\"", with: "\"\""))\"" : $0 }.joined(separator: ","))
         }

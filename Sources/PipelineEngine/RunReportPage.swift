@@ -18,11 +18,12 @@ enum RunReportPage {
             lines += ["## Gates", "", failed == 0 ? "All \(run.verdicts.count) gates pass." : "**\(failed) of \(run.verdicts.count) gates fail.**", "",
                       RunReports.verdictTable(run.verdicts)]
         }
-        lines += ["## Stages", "", "| stage | kind | status | wall time | peak memory |", "|---|---|---|---|---|"]
+        lines += ["## Stages", "", "| stage | kind | status | why it ran | wall time | peak memory |", "|---|---|---|---|---|---|"]
         for stage in run.stages {
             let wall = stage.wallSeconds.map { String(format: "%.1f s", $0) } ?? "—"
             let memory = stage.peakMemoryBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "—"
-            lines.append("| \(stage.name) | \(stage.kind) | \(stage.status) | \(wall) | \(memory) |")
+            let why = (stage.runReasons?.joined(separator: "; ") ?? (stage.status == .cached ? "up to date" : "—")).replacingOccurrences(of: "|", with: "\\|")
+            lines.append("| \(stage.name) | \(stage.kind) | \(stage.status) | \(why) | \(wall) | \(memory) |")
         }
         lines += ["", "## Metrics", "", RunReports.metricsTable(run)]
         var figureLines: [String] = []
@@ -47,7 +48,7 @@ enum RunReportPage {
 
     /// (label, object URL) of the PNGs of one output.
     static func pngFiles(of artifact: Artifact, name: String, store: ArtifactStore) throws -> [(String, URL)] {
-        if artifact.type == "tree" {
+        if artifact.type == .tree {
             return try store.treeEntries(artifact).filter { $0.path.lowercased().hasSuffix(".png") }
                 .sorted { $0.path < $1.path }.prefix(figuresPerDirectory)
                 .map { ("\(name)/\($0.path)", store.objectURL($0.digest)) }

@@ -24,6 +24,16 @@ public final class StageLock {
         return s.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether some process holds the lock (probed with a shared lock on a read-only descriptor, so
+    /// nothing is created or changed).
+    public static func isHeld(_ url: URL) -> Bool {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 { flock(fd, LOCK_UN); return false }
+        return true
+    }
+
     /// Tries once; returns nil if another process (or thread) holds the lock.
     public static func tryAcquire(_ url: URL) throws -> StageLock? {
         while true {
@@ -66,4 +76,18 @@ public final class StageLock {
     }
 
     deinit { release() }
+}
+
+extension ArtifactStore {
+    /// Lock files currently held, with their holders (for `status`); reads only.
+    public func heldLocks() -> [(key: String, holder: String)] {
+        let locks = dir("locks")
+        var out: [(String, String)] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: locks.path)) ?? []).sorted() where name.hasSuffix(".lock") && name != "store.lock" {
+            let url = locks.appendingPathComponent(name)
+            guard StageLock.isHeld(url) else { continue }
+            out.append((String(name.dropLast(5)), StageLock.holder(of: url) ?? "unknown"))
+        }
+        return out
+    }
 }

@@ -20,6 +20,8 @@ extension Masknet {
         @Option(name: .customLong("stage"), help: "Run only this stage (and what it needs); repeatable.") var stages: [String] = []
         @Option(name: .customLong("force"), help: "Recompute this stage even if cached; repeatable.") var force: [String] = []
         @Option(name: .long, help: "Stages run at once.") var jobs: Int = 1
+        @Option(name: .long, help: "Where stages execute: local (in this process) or process (each as a `masknet stage exec` child: a crash fails only its stage).")
+        var executor: String = "local"
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
         @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
@@ -29,6 +31,7 @@ extension Masknet {
 
         func validate() throws {
             if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+            if !["local", "process"].contains(executor) { throw ValidationError("--executor must be local or process, not '\(executor)'") }
         }
 
         func run() throws {
@@ -59,6 +62,7 @@ extension Masknet {
             options.keepGoing = keepGoing
             options.junit = junit.map { URL(fileURLWithPath: $0) }
             options.environment = runEnvironment()
+            options.executor = executor == "process" ? ProcessExecutor(executable: currentExecutable()) : LocalExecutor()
             let record: RunRecord
             do {
                 record = try runner.run(graph, options: options, events: { reporter.handle($0) })

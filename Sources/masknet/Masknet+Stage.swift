@@ -1,6 +1,10 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import PipelineEngine
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Masknet {
     /// `masknet stage exec KEY`: runs one stage as its own process from its recorded spec in the store.
@@ -11,31 +15,67 @@ extension Masknet {
         struct Exec: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Run one stage from nothing but its spec and input objects in the store (e.g. as a Slurm job).",
-                discussion: "The spec is written to STORE/specs/ by `run`/`plan`. Exit status 0 means the action record is published.")
+                discussion: """
+                The spec is written to STORE/specs/ by `run` (and by `plan --record-specs`). Exit status 0 means the \
+                action record is published. With --status-file, the outcome is also written there as JSON \
+                (format, key, stage, outcome computed|cached|failed|interrupted, exit_code, message, wall_seconds, \
+                log, host, pid, finished_at). SIGINT/SIGTERM interrupt the stage (exit 130).
+                """)
 
             @Argument(help: "Stage key (64 hex digits, or a unique prefix of at least 8, as printed by `masknet plan`).") var key: String
             @Option(name: .long, help: "Name shown in the log.") var name: String?
-            @Option(name: .long, help: "Write the outcome here as JSON {\"exit_code\":…,\"message\":…}.") var statusFile: String?
+            @Option(name: .long, help: "Write the outcome here as JSON (see above).") var statusFile: String?
+            @Flag(name: .long, help: "Recompute even if the store holds a verified result.") var force = false
             @OptionGroup var storeOptions: StoreOptions
 
             func run() throws {
                 let store = try storeOptions.open()
-                let code: Int32
-                let message: String
-                var fullKey = key
+                let cancellation = SignalCancellation()
+                var sources: [DispatchSourceSignal] = []
+                for sig in [SIGINT, SIGTERM] {
+                    signal(sig, SIG_IGN)
+                    let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                    src.setEventHandler { cancellation.cancel() }
+                    src.resume()
+                    sources.append(src)
+                }
+                defer { _ = sources }
+                let statusURL = statusFile.map { URL(fileURLWithPath: $0) }
                 do {
-                    let record = try StageRunner.execute(key: key, name: name, store: store, registry: registeredStageKinds())
-                    code = 0; message = "published \(record.outputs.count) output(s)"; fullKey = record.key
+                    let record = try StageRunner.execute(key: key, name: name, store: store, registry: registeredStageKinds(),
+                                                         statusFile: statusURL, force: force,
+                                                         cancelled: { cancellation.isCancelled },
+                                                         context: { cancellation.attach($0) })
+                    FileHandle.standardError.write(Data("\(name ?? String(key.prefix(12))): published \(record.outputs.count) output(s)\n".utf8))
                 } catch {
-                    code = 1; message = "\(error)"
+                    // Errors before the stage could start (bad key, missing spec) still leave a status file.
+                    if let statusURL, !FileManager.default.fileExists(atPath: statusURL.path) {
+                        let status = StageExecStatus(key: key, stage: name ?? key, outcome: .failed, message: "\(error)")
+                        try? status.write(to: statusURL, store: store)
+                    }
+                    FileHandle.standardError.write(Data("\(name ?? String(key.prefix(12))): \(error)\n".utf8))
+                    throw ExitCode(cancellation.isCancelled ? RunExitCode.interrupted : 1)
                 }
-                if let statusFile {
-                    let v: JSONValue = ["exit_code": .integer(Int(code)), "message": .string(message), "key": .string(fullKey)]
-                    try store.writeAtomically(v.canonicalData, to: URL(fileURLWithPath: statusFile))
-                }
-                FileHandle.standardError.write(Data("\(key.prefix(12)): \(message)\n".utf8))
-                if code != 0 { throw ExitCode(code) }
             }
         }
+    }
+}
+
+/// Cancels the stage of `stage exec` when a signal arrives (possibly before the stage's context exists).
+final class SignalCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    private var context: StageContext?
+
+    var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+
+    func attach(_ c: StageContext) {
+        lock.lock(); context = c; let stop = cancelled; lock.unlock()
+        if stop { c.cancel() }
+    }
+
+    func cancel() {
+        lock.lock(); cancelled = true; let c = context; lock.unlock()
+        c?.cancel()
     }
 }

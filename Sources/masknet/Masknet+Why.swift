@@ -15,7 +15,7 @@ extension Masknet {
         func run() throws {
             let graph = try loadGraph(pipeline, overrides: overrides)
             do {
-                let (lastRun, rows, entry) = try Planner(store: try storeOptions.open()).why(graph, stage: stage)
+                let (lastRun, rows, entry) = try Planner(store: try storeOptions.open(creating: false)).why(graph, stage: stage)
                 emit("\(stage): \(entry.willRun ? "would run" : "up to date") — \(entry.reasons.joined(separator: "; "))\n")
                 emit("compared with \(lastRun.map { "run \($0)" } ?? "nothing (no earlier run of this stage)")\n\n")
                 emit("| component | last run | now | |\n|---|---|---|---|\n")

@@ -8,8 +8,8 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "Artifact store directory (default: $MASKNET_STORE, else Artifacts/).")
     var store: String?
 
-    /// Opens the store.
-    func open() throws -> ArtifactStore { try ArtifactStore(root: ArtifactStore.defaultRoot(store)) }
+    /// Opens the store (creating it unless `creating` is false: `plan`, `why` and `status` only read).
+    func open(creating: Bool = true) throws -> ArtifactStore { try ArtifactStore(root: ArtifactStore.defaultRoot(store), creating: creating) }
 }
 
 /// Loads and validates a pipeline; validation errors exit with code 2 after printing every diagnostic.
@@ -24,6 +24,14 @@ func loadGraph(_ path: String, overrides: [String] = []) throws -> PipelineGraph
     } catch let e as EngineError {
         throw ValidationError(e.message)
     }
+}
+
+/// The running `masknet` executable (what the `process` executor starts as `masknet stage exec`).
+func currentExecutable() -> URL {
+    #if os(Linux)
+    if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return URL(fileURLWithPath: path) }
+    #endif
+    return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
 }
 
 /// Prints to stdout.

@@ -57,7 +57,7 @@ final class PaperPipelineTests: XCTestCase {
             return try PipelineRunner(store: try ArtifactStore(root: root.appendingPathComponent("store"))).run(graph, options: RunOptions(), events: { _ in })
         }
         let first = try run()
-        XCTAssertEqual(first.status, "succeeded", "\(first.stages.map { "\($0.name): \($0.status)" })")
+        XCTAssertEqual(first.status, .succeeded, "\(first.stages.map { "\($0.name): \($0.status)" })")
         let metrics = Dictionary(uniqueKeysWithValues: first.stages.map { ($0.name, $0.metrics) })
         XCTAssertEqual(metrics["seg_split"]?["train_slices"].map { $0 + (metrics["seg_split"]?["test_slices"] ?? 0) }, 20)
         XCTAssertNotNil(metrics["seg"]?["train_loss"])
@@ -69,7 +69,7 @@ final class PaperPipelineTests: XCTestCase {
         XCTAssertEqual(metrics["frozen"]?["trainable_parameters"], 979 + 3_712)
         XCTAssertNotNil(metrics["cls_eval"]?["accuracy"])
         let second = try run()
-        XCTAssertEqual(second.status, "succeeded")
-        XCTAssertTrue(second.stages.allSatisfy { $0.status == "cached" }, "\(second.stages.map { "\($0.name): \($0.status)" })")
+        XCTAssertEqual(second.status, .succeeded)
+        XCTAssertTrue(second.stages.allSatisfy { $0.status == .cached }, "\(second.stages.map { "\($0.name): \($0.status)" })")
     }
 }

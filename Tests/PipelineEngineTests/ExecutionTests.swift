@@ -92,7 +92,7 @@ final class ExecutionTests: XCTestCase {
         XCTAssertTrue(events.contains { if case .damaged(let s, let p) = $0 { return s == "b" && p.contains("corrupt") }; return false })
         XCTAssertEqual(r2.computed, ["b"])
         XCTAssertEqual(r2.stage("b")!.outputs["out"]!.digest, digest, "recomputed output is identical, so c stays cached")
-        XCTAssertEqual(r2.stage("c")!.status, "cached")
+        XCTAssertEqual(r2.stage("c")!.status, .cached)
         XCTAssertNil(store.verify(r2.stage("b")!.outputs["out"]!))
 
         unlink(store.objectURL(r2.stage("a")!.outputs["out"]!.digest).path)
@@ -123,21 +123,21 @@ final class ExecutionTests: XCTestCase {
         options.keepGoing = true
         let (r1, _) = try ws.run(text, options: options)
         XCTAssertEqual(r1.exitCode, RunExitCode.stageFailed)
-        XCTAssertEqual(r1.stage("flaky")!.status, "failed")
+        XCTAssertEqual(r1.stage("flaky")!.status, .failed)
         XCTAssertTrue(r1.stage("flaky")!.reason!.contains("exited with status 1"), r1.stage("flaky")!.reason!)
-        XCTAssertEqual(r1.stage("after")!.status, "skipped")
-        XCTAssertEqual(r1.stage("missing")!.status, "failed")
+        XCTAssertEqual(r1.stage("after")!.status, .skipped)
+        XCTAssertEqual(r1.stage("missing")!.status, .failed)
         XCTAssertTrue(r1.stage("missing")!.reason!.contains("did not create its declared output 'never'"))
-        XCTAssertEqual(r1.stage("ok")!.status, "computed")
+        XCTAssertEqual(r1.stage("ok")!.status, .computed)
         let store = try ws.store()
         XCTAssertNil(store.actionRecord(r1.stage("flaky")!.key!), "a failure must not be cached")
         let log = try String(contentsOf: store.runFolder(r1.id).appendingPathComponent(r1.stage("flaky")!.log!), encoding: .utf8)
         XCTAssertEqual(log, "", "the failed stage's log is kept in the run folder")
         unlink(marker.path)
         let (r2, _) = try ws.run(text, options: options)
-        XCTAssertEqual(r2.stage("flaky")!.status, "computed")
-        XCTAssertEqual(r2.stage("after")!.status, "computed")
-        XCTAssertEqual(r2.stage("ok")!.status, "cached")
+        XCTAssertEqual(r2.stage("flaky")!.status, .computed)
+        XCTAssertEqual(r2.stage("after")!.status, .computed)
+        XCTAssertEqual(r2.stage("ok")!.status, .cached)
     }
 
     func testStopsSchedulingAfterFailureWithoutKeepGoing() throws {
@@ -149,8 +149,8 @@ final class ExecutionTests: XCTestCase {
           later: {kind: scale, params: {steps: 1}}
         """
         let (r, _) = try ws.run(text)
-        XCTAssertEqual(r.stage("bad")!.status, "failed")
-        XCTAssertEqual(r.stage("later")!.status, "skipped")
+        XCTAssertEqual(r.stage("bad")!.status, .failed)
+        XCTAssertEqual(r.stage("later")!.status, .skipped)
         XCTAssertTrue(r.stage("later")!.reason!.contains("--keep-going"))
         XCTAssertEqual(ws.counter.total, 0)
     }
@@ -194,7 +194,7 @@ final class ExecutionTests: XCTestCase {
         XCTAssertGreaterThan(pid, 0)
         XCTAssertEqual(kill(pid, SIGKILL), 0)
         wait(for: [done], timeout: 30)
-        XCTAssertEqual(record?.stage("slow")?.status, "failed")
+        XCTAssertEqual(record?.stage("slow")?.status, .failed)
         XCTAssertTrue(record?.stage("slow")?.reason?.contains("killed by signal 9") ?? false, "\(String(describing: record?.stage("slow")?.reason))")
         XCTAssertNil(store.actionRecord(record!.stage("slow")!.key!))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("scratch").path), [])
@@ -315,7 +315,7 @@ final class ExecutionTests: XCTestCase {
         var options = RunOptions()
         options.junit = ws.root.appendingPathComponent("junit.xml")
         let (r, _) = try ws.run(text, options: options)
-        XCTAssertEqual(r.status, "gates_failed")
+        XCTAssertEqual(r.status, .gatesFailed)
         XCTAssertEqual(r.exitCode, RunExitCode.gateFailed)
         let v = r.verdicts
         XCTAssertEqual(v.map(\.metric), ["value", "value"])
@@ -415,7 +415,7 @@ final class ResumeAndReportingTests: XCTestCase {
         ws.kinds.append(ResumableKind(failAt: 4, attempts: attempts))
         let text = "pipeline: r\nstages:\n  train: {kind: resumable}\n"
         let (r1, events) = try ws.run(text)
-        XCTAssertEqual(r1.stage("train")!.status, "failed")
+        XCTAssertEqual(r1.stage("train")!.status, .failed)
         let progress = events.compactMap { e -> StageProgress? in if case .progress(_, let p) = e { return p }; return nil }
         XCTAssertEqual(progress.map(\.step), [1, 2, 3, 4])
         let key = r1.stage("train")!.key!
@@ -461,7 +461,7 @@ final class ResumeAndReportingTests: XCTestCase {
         let (r, _) = try ws.run(text, overrides: ["gen.env.GREETING=1"])
         XCTAssertEqual(r.exitCode, 0, "\(r.stages.map { $0.reason ?? "" })")
         XCTAssertEqual(r.stage("gen")!.metrics, ["x": 1.5, "y": 2])
-        XCTAssertEqual(r.stage("gen")!.outputs["dir.out"]!.type, "tree")
+        XCTAssertEqual(r.stage("gen")!.outputs["dir.out"]!.type, .tree)
         let store = try ws.store()
         let seed = try ws.graph(text)["gen"]!.seed
         let both = try String(contentsOf: store.objectURL(r.stage("use")!.outputs["both"]!.digest), encoding: .utf8)
@@ -470,14 +470,14 @@ final class ResumeAndReportingTests: XCTestCase {
 }
 
 final class PlanToExecTests: XCTestCase {
-    /// `plan` records specs, so a stage can then be executed by key prefix without the pipeline file,
-    /// and the following `run` finds it cached.
+    /// `plan --record-specs` records specs, so a stage can then be executed by key prefix without the
+    /// pipeline file, and the following `run` finds it cached.
     func testPlannedStageExecutesByKeyPrefix() throws {
         let ws = try Workspace()
         let script = ws.root.appendingPathComponent("make.sh")
         try "echo made > out\n".write(to: script, atomically: true, encoding: .utf8)
         let text = "pipeline: x\nstages:\n  a: {kind: command, inputs: {s: 'file:\(script.path)'}, params: {run: 'sh $IN_s', outputs: [out]}}\n"
-        let plan = try Planner(store: try ws.store()).plan(try ws.graph(text))
+        let plan = try Planner(store: try ws.store()).plan(try ws.graph(text), recordSpecs: true)
         let key = try XCTUnwrap(plan[0].key)
         let record = try StageRunner.execute(key: String(key.prefix(10)), name: "a", store: try ws.store(), registry: ws.registry)
         XCTAssertEqual(record.key, key)

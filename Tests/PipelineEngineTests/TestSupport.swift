@@ -109,8 +109,8 @@ final class EventLog: @unchecked Sendable {
 
 extension RunRecord {
     func stage(_ name: String) -> StageRunRecord? { stages.first { $0.name == name } }
-    var computed: Set<String> { Set(stages.filter { $0.status == "computed" }.map(\.name)) }
-    var cachedStages: Set<String> { Set(stages.filter { $0.status == "cached" }.map(\.name)) }
+    var computed: Set<String> { Set(stages.filter { $0.status == .computed }.map(\.name)) }
+    var cachedStages: Set<String> { Set(stages.filter { $0.status == .cached }.map(\.name)) }
 }
 
 /// The repository root (Tests/PipelineEngineTests/ is two levels below).

@@ -1,0 +1,100 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs each stage as a `masknet stage exec KEY` child process: the exact path a batch job takes, with
+/// crash isolation (a stage that traps, or is killed by the out-of-memory killer, fails alone).
+///
+/// The child's stdout and stderr go to the job's `executorLog`. On cancellation each child gets SIGTERM
+/// (it cancels its stage, which stops its own children, and writes an `interrupted` status). A child that
+/// dies without a status file gets one written here, naming the signal or exit status.
+public struct ProcessExecutor: Executor {
+    /// The `masknet` executable.
+    public let executable: URL
+
+    public var name: String { "process" }
+
+    /// An executor that starts `executable stage exec …`.
+    public init(executable: URL) { self.executable = executable }
+
+    public func execute(_ batch: [StageJob], store: ArtifactStore, callbacks: ExecutorCallbacks) async {
+        await withTaskGroup(of: Void.self) { group in
+            for job in batch {
+                group.addTask { await self.run(job, store: store, callbacks: callbacks) }
+            }
+        }
+    }
+
+    /// The arguments of the child process for a job.
+    public func arguments(for job: StageJob, store: ArtifactStore) -> [String] {
+        ["stage", "exec", job.key, "--name", job.stage, "--status-file", job.statusFile.path, "--store", store.root.path]
+            + (job.force ? ["--force"] : [])
+    }
+
+    func run(_ job: StageJob, store: ArtifactStore, callbacks: ExecutorCallbacks) async {
+        let child = _ChildProcess()
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments(for: job, store: store)
+        FileManager.default.createFile(atPath: job.executorLog.path, contents: nil)
+        let log = FileHandle(forWritingAtPath: job.executorLog.path)
+        process.standardOutput = log ?? FileHandle.nullDevice
+        process.standardError = log ?? FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        let started: Bool = await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+                process.terminationHandler = { _ in done.resume(returning: true) }
+                do {
+                    try process.run()
+                    child.started(process.processIdentifier)
+                } catch {
+                    job.recordLoss(.failed, message: "cannot start \(executable.path): \(error)", store: store)
+                    done.resume(returning: false)
+                }
+            }
+        } onCancel: {
+            child.terminate()
+        }
+        try? log?.close()
+        if started {
+            let code = process.terminationStatus
+            if process.terminationReason == .uncaughtSignal {
+                let name = code == SIGKILL ? "SIGKILL (out of memory, or killed by hand)" : code == SIGTERM ? "SIGTERM" : "signal \(code)"
+                job.recordLoss(child.wasTerminated ? .interrupted : .failed,
+                               message: "`masknet stage exec` was killed by \(name); see \(job.executorLog.path)", store: store)
+            } else if code != 0 {
+                job.recordLoss(child.wasTerminated ? .interrupted : .failed,
+                               message: "`masknet stage exec` exited with status \(code) without a status file; see \(job.executorLog.path)", store: store)
+            }
+        }
+        callbacks.finished(job)
+    }
+}
+
+/// A child's pid, and whether we asked it to stop (so a later SIGTERM death reads as an interruption).
+final class _ChildProcess: @unchecked Sendable {
+    private let _lock = NSLock()
+    private var _pid: Int32 = 0
+    private var _terminated = false
+
+    var wasTerminated: Bool { _lock.lock(); defer { _lock.unlock() }; return _terminated }
+
+    func started(_ pid: Int32) {
+        _lock.lock()
+        _pid = pid
+        let stop = _terminated
+        _lock.unlock()
+        if stop { kill(pid, SIGTERM) }
+    }
+
+    func terminate() {
+        _lock.lock()
+        _terminated = true
+        let pid = _pid
+        _lock.unlock()
+        if pid > 0 { kill(pid, SIGTERM) }
+    }
+}
