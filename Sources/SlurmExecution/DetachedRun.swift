@@ -37,6 +37,8 @@ public struct DetachedRun: Codable, Sendable, Equatable {
     public var jobName: String
     /// The copy of the pipeline file the jobs run.
     public var pipelineFile: String
+    /// The `--set` overrides every job passes on.
+    public var overrides: [String]
     /// The submitted stages, in execution order.
     public var jobs: [Job]
     /// Stages that were already in the store (not submitted).
@@ -45,7 +47,7 @@ public struct DetachedRun: Codable, Sendable, Equatable {
     public var submittedAt: String
 
     enum CodingKeys: String, CodingKey {
-        case id, pipeline, jobs, cached
+        case id, pipeline, jobs, cached, overrides
         case jobName = "job_name", pipelineFile = "pipeline_file", submittedAt = "submitted_at"
     }
 
@@ -78,7 +80,7 @@ public struct DetachedRun: Codable, Sendable, Equatable {
         let pipelineCopy = folder.appendingPathComponent("pipeline.yaml")
         try store.writeAtomically(Data(graph.definition.sourceText.utf8), to: pipelineCopy, durable: true)
         let jobName = "mn-" + id
-        var run = DetachedRun(id: id, pipeline: graph.definition.name, jobName: jobName, pipelineFile: pipelineCopy.path, jobs: [],
+        var run = DetachedRun(id: id, pipeline: graph.definition.name, jobName: jobName, pipelineFile: pipelineCopy.path, overrides: overrides, jobs: [],
                               cached: graph.stages.map(\.name).filter { !willRun.contains($0) }, submittedAt: _isoNow())
         let maxArray = try client.maxArraySize()
         var jobOf: [String: String] = [:]  // stage → Slurm job id to depend on

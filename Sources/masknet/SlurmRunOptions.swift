@@ -2,6 +2,9 @@ import ArgumentParser
 import Foundation
 import PipelineEngine
 import SlurmExecution
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The options of `masknet run` that concern the Slurm executor.
 struct SlurmRunOptions: ParsableArguments {
@@ -53,5 +56,34 @@ struct SlurmRunOptions: ParsableArguments {
                                          profile: profile, resources: resources, executable: currentExecutable())
         FileHandle.standardError.write(Data("submitted \(run.jobs.count) stage(s) as Slurm jobs named \(run.jobName) (\(run.cached.count) already cached)\nfollow it with: masknet status \(run.id) --watch --store \(store.root.path)\n".utf8))
         emit(run.id + "\n")
+    }
+
+    /// `masknet status RUN [--watch]` for a detached run: one status query per round and the store's view
+    /// (a stage is done when its result is a cache hit); exits 0 when every stage is done, 1 when a job failed.
+    static func followDetached(_ id: String, store: ArtifactStore, watch: Bool) throws {
+        let run: DetachedRun
+        do { run = try DetachedRun.read(run: id, store: store) } catch let e as SlurmError { throw ValidationError(e.message) }
+        let graph = try loadGraph(run.pipelineFile, overrides: run.overrides)
+        let profile = SlurmProfile()
+        let client = try client(profile)
+        var quiet = 0
+        var last: [String] = []
+        while true {
+            let rows = try client.jobStates(named: run.jobName)
+            let plan = try Planner(store: store).plan(graph, stages: run.jobs.map(\.stage))
+            let done = Set(plan.filter { !$0.willRun }.map(\.stage))
+            let (lines, finished, failed) = run.progress(rows: rows, done: done)
+            if lines != last {
+                emit("[\(ISO8601DateFormatter().string(from: Date()))] run \(run.id) (\(run.jobName))\n" + lines.map { "  " + $0 + "\n" }.joined())
+                last = lines
+                quiet = 0
+            } else {
+                quiet += 1
+            }
+            if finished { emit("run \(run.id): every stage is done; `masknet run \(run.pipelineFile)` now finds them all in the store\n"); return }
+            if failed { throw ExitCode(1) }
+            guard watch else { return }
+            usleep(useconds_t(profile.poll.interval(afterQuietPolls: quiet) * 1_000_000))
+        }
     }
 }

@@ -101,6 +101,29 @@ final class SlurmRunTests: XCTestCase {
         XCTAssertEqual(Set(try RunFolder.latest(in: slurmStore).statuses().values), ["cached"])
     }
 
+    func testDetachThenStatusWatchCompletesAndALaterRunFindsEverything() throws {
+        let name = "slurm-detach-\(UUID().uuidString.prefix(6).lowercased())"
+        let pipeline = try write("detach.yaml", SlurmRunTests.sweep.replacingOccurrences(of: "%NAME%", with: name))
+        let store = workspace.appendingPathComponent("store").path
+        let submit = try MasknetProcess.run(["run", pipeline, "--store", store, "--executor", "slurm", "--detach", "--profile",
+                                             workspace.appendingPathComponent("profile.yaml").path], in: workspace)
+        XCTAssertEqual(submit.status, 0, submit.error)
+        let id = submit.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let detached = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: store)
+            .appendingPathComponent("runs/\(id)/detached.json"))) as? [String: Any] ?? [:]
+        let jobs = detached["jobs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(jobs.count, 4)
+        let cells = jobs.filter { ($0["stage"] as? String ?? "").hasPrefix("scale[") }
+        XCTAssertEqual(Set(cells.compactMap { $0["job_id"] as? String }).count, 1, "the cells are one array")
+        XCTAssertEqual(cells.compactMap { $0["after"] as? [String] }.first, ["data"])
+        let watch = try MasknetProcess.run(["status", id, "--watch", "--store", store], in: workspace, timeout: 150)
+        XCTAssertEqual(watch.status, 0, watch.output + watch.error)
+        XCTAssertTrue(watch.output.contains("every stage is done"), watch.output)
+        let rerun = try MasknetProcess.run(["run", pipeline, "--store", store], in: workspace)
+        XCTAssertEqual(rerun.status, 0, rerun.error)
+        XCTAssertEqual(Set(try RunFolder.latest(in: store).statuses().values), ["cached"])
+    }
+
     func testScancelOfARunningJobFailsTheStageWithCancelledAndTheLogTail() throws {
         let name = "slurm-cancel-\(UUID().uuidString.prefix(6).lowercased())"
         let pipeline = try write("cancel.yaml", """
