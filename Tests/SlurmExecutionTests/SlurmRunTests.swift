@@ -1,4 +1,5 @@
 import Foundation
+import PipelineEngine
 import XCTest
 @testable import SlurmExecution
 
@@ -122,6 +123,53 @@ final class SlurmRunTests: XCTestCase {
         let rerun = try MasknetProcess.run(["run", pipeline, "--store", store], in: workspace)
         XCTAssertEqual(rerun.status, 0, rerun.error)
         XCTAssertEqual(Set(try RunFolder.latest(in: store).statuses().values), ["cached"])
+    }
+
+    func testUSR2CheckpointsResubmitsOnceAndGivesTheUninterruptedResult() throws {
+        let name = "slurm-usr2-\(UUID().uuidString.prefix(6).lowercased())"
+        // A stand-in for a training loop: 30 steps, state saved in the stage's checkpoint directory after each.
+        let pipeline = try write("usr2.yaml", """
+            pipeline: \(name)
+            stages:
+              train:
+                kind: command
+                params:
+                  run: |
+                    state="$MASKNET_CHECKPOINT_DIR/state"
+                    step=0; sum=0
+                    if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
+                    while [ "$step" -lt 30 ]; do
+                      step=$((step + 1)); sum=$((sum + step * step))
+                      echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
+                      sleep 0.2
+                    done
+                    echo "$sum" > result.txt
+                  outputs: [result.txt]
+            """)
+        let store = workspace.appendingPathComponent("store").path
+        let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
+                                               workspace.appendingPathComponent("profile.yaml").path], in: workspace)
+        let client = try SlurmTestCluster.client()
+        var jobID = ""
+        try SlurmTestCluster.wait(seconds: 60, "the training job to run") {
+            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
+                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/train/") { jobID = row.jobID; return true }
+            }
+            return false
+        }
+        usleep(1_500_000)  // A few steps in.
+        _ = try client.commandLine.run("scancel", ["--signal=USR2", "--batch", jobID])
+        let result = driver.wait(timeout: 120)
+        XCTAssertEqual(result.status, 0, result.error)
+        let run = try RunFolder.latest(in: store)
+        let jobs = try run.accounting()["jobs"] as? [[String: Any]] ?? []
+        XCTAssertEqual(jobs.filter { $0["stage"] as? String == "train" }.count, 2, "submitted once more after USR2: \(jobs)")
+        // Same result as uninterrupted: sum of squares 1…30.
+        let lock = try run.lock()
+        let digest = lock["train"]?.outputs["result.txt"] ?? ""
+        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
+        let text = (try? String(contentsOf: object, encoding: .utf8)) ?? ""
+        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "9455", "object \(digest)")
     }
 
     func testScancelOfARunningJobFailsTheStageWithCancelledAndTheLogTail() throws {
