@@ -97,9 +97,10 @@ final class SlurmRunTests: XCTestCase {
         XCTAssertGreaterThan(queries, 0)
         XCTAssertLessThanOrEqual(queries, PollSchedule(initialSeconds: 0.2, maxSeconds: 2, growth: 1.5).maximumQueries(overSeconds: elapsed))
         // Computed on Slurm, a cache hit locally.
+        let before = RunFolder.all(in: slurmStore)
         let rerun = try MasknetProcess.run(["run", pipeline, "--store", slurmStore], in: workspace)
         XCTAssertEqual(rerun.status, 0, rerun.error)
-        XCTAssertEqual(Set(try RunFolder.latest(in: slurmStore).statuses().values), ["cached"])
+        XCTAssertEqual(Set(try RunFolder.new(in: slurmStore, before: before).statuses().values), ["cached"])
     }
 
     func testDetachThenStatusWatchCompletesAndALaterRunFindsEverything() throws {
@@ -120,9 +121,10 @@ final class SlurmRunTests: XCTestCase {
         let watch = try MasknetProcess.run(["status", id, "--watch", "--store", store], in: workspace, timeout: 150)
         XCTAssertEqual(watch.status, 0, watch.output + watch.error)
         XCTAssertTrue(watch.output.contains("every stage is done"), watch.output)
+        let before = RunFolder.all(in: store)
         let rerun = try MasknetProcess.run(["run", pipeline, "--store", store], in: workspace)
         XCTAssertEqual(rerun.status, 0, rerun.error)
-        XCTAssertEqual(Set(try RunFolder.latest(in: store).statuses().values), ["cached"])
+        XCTAssertEqual(Set(try RunFolder.new(in: store, before: before).statuses().values), ["cached"])
     }
 
     func testUSR2CheckpointsResubmitsOnceAndGivesTheUninterruptedResult() throws {
@@ -270,6 +272,19 @@ extension SlurmClient {
 /// A run folder of a store, read as the tests need it.
 struct RunFolder {
     let url: URL
+
+    /// The run folders of a store.
+    static func all(in store: String) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: store).appendingPathComponent("runs").path)) ?? [])
+    }
+
+    /// The one run of a store that is not in `before` (run ids only have second resolution, so "newest" is
+    /// ambiguous when runs start within one second).
+    static func new(in store: String, before: Set<String>) throws -> RunFolder {
+        let added = all(in: store).subtracting(before)
+        guard added.count == 1, let id = added.first else { throw SlurmError(.rejected, "expected one new run in \(store), found \(added.sorted())") }
+        return RunFolder(url: URL(fileURLWithPath: store).appendingPathComponent("runs/\(id)"))
+    }
 
     /// The newest run of a store.
     static func latest(in store: String) throws -> RunFolder {
