@@ -66,6 +66,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Running stages as Slurm jobs: the engine's executor seam on sbatch/squeue/scancel (knows nothing about ML).
+        .target(name: "SlurmExecution", dependencies: [
+            "PipelineEngine", .product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The built-in stage kinds: each binds one library call to the engine.
         .target(name: "MaskNetStages", dependencies: [
             "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
@@ -77,7 +81,7 @@ let package = Package(
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "MaskNetStages", "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
+            "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
             "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
         ], swiftSettings: optimized),
 
@@ -106,6 +110,7 @@ let package = Package(
         .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses", "ImageIO", "NeuralNetwork", "EvaluationMetrics"],
                     path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
+        .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,6 +6,7 @@ import PipelineEngine
 /// `transfer_weights`: a classifier checkpoint from a segmentation checkpoint (spec §5.2).
 struct TransferWeightsStage: StageKind {
     let name = "transfer_weights"
+    let workload = StageWorkload.cheap
     let version = "1"
     let summary = "Build COVID-CT-Mask-Net from a segmentation checkpoint: shared tensors copied, mask head dropped, S initialised."
     let parameters: [ParameterSpec] = [
@@ -34,6 +35,7 @@ struct TransferWeightsStage: StageKind {
 /// `freeze_bn_stats`: BN statistics frozen and the trainable set fixed (spec §5.3–5.4, B10).
 struct FreezeBatchNormStage: StageKind {
     let name = "freeze_bn_stats"
+    let workload = StageWorkload.cheap
     let version = "1"
     let summary = "Freeze BatchNorm running statistics and fix the trainable set (S plus bn1/bn2/bn3 affine)."
     let parameters = [ParameterSpec("include_downsample_bn", .boolean, default: false,
@@ -56,6 +58,7 @@ struct FreezeBatchNormStage: StageKind {
 /// `train_classifier`: module S and BN affine training (spec §6.2).
 struct TrainClassifierStage: StageKind {
     let name = "train_classifier"
+    let workload = StageWorkload.training
     let version = "1"
     let summary = "Train COVID-CT-Mask-Net's S and BN affine parameters on COVIDx-CT-named slices."
     let parameters: [ParameterSpec] = [

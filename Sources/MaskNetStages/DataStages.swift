@@ -41,6 +41,7 @@ struct SynthesizeDatasetStage: StageKind {
 /// split files checked against the data set.
 struct SplitDatasetStage: StageKind {
     let name = "split_dataset"
+    let workload = StageWorkload.cheap
     let version = "1"
     let summary = "Split a data set into named parts by scan or patient, or check and adopt given split files."
     let parameters: [ParameterSpec] = [

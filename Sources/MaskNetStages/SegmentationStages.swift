@@ -6,6 +6,7 @@ import PipelineEngine
 /// `train_segmentation`: the seed's Mask R-CNN training (spec §6.1), resumable within the stage.
 struct TrainSegmentationStage: StageKind {
     let name = "train_segmentation"
+    let workload = StageWorkload.training
     let version = "1"
     let summary = "Train the seed's Mask R-CNN on a CNCB-layout data set (Adam, batch 1, empty slices skipped)."
     let parameters: [ParameterSpec] = StageSupport.detectorParameters + [

@@ -73,6 +73,8 @@ public enum PipelineSchema {
                         : ["type": "object", "propertyNames": ["enum": .array(kind.reportedMetrics.map { .string($0) })],
                            "additionalProperties": ["$ref": "#/$defs/gate"]],
                     "seed": ["type": "integer", "minimum": 0, "description": "Replaces the seed derived from the pipeline seed."],
+                    "resources": ["type": "object", "description": "What a cluster job asks for (cpus, mem, time, gpus, partition, account, qos, constraint, extra); see Schemas/slurm-profile.schema.json#/$defs/resources. Never part of the stage key."],
+                    "retries": ["type": "integer", "minimum": 0, "description": "Resubmissions after a node failure, preemption or time-out on a cluster. Never part of the stage key."],
                 ],
                 "required": ["kind"],
                 "additionalProperties": false,

@@ -29,6 +29,8 @@ public protocol StageKind: Sendable {
     var reportedMetrics: [String] { get }
     /// Whether the outputs are a function of the key (recorded, and shown by `plan`).
     var determinism: Determinism { get }
+    /// How heavy the kind's stages are (default resources and local execution on a cluster; never in the key).
+    var workload: StageWorkload { get }
     /// A fingerprint of what the stage reads from outside the store (a data folder named by a parameter,
     /// see `ExternalState.fingerprint`), computed when the key is made and part of it; nil for none.
     /// This lets a pipeline name real data by a parameter that validates anywhere, while a change to the
@@ -47,6 +49,8 @@ extension StageKind {
     public func externalState(for parameters: ParameterValues) -> JSONValue? { nil }
     /// By default the metrics are not declared in advance.
     public var reportedMetrics: [String] { [] }
+    /// By default a stage is as heavy as an evaluation.
+    public var workload: StageWorkload { .evaluation }
 }
 
 /// How reproducible a kind's outputs are.

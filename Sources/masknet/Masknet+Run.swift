@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PipelineEngine
+import SlurmExecution
 import TensorCore
 #if canImport(Glibc)
 import Glibc
@@ -20,9 +21,9 @@ extension Masknet {
         @Argument(help: "Pipeline file (YAML).") var pipeline: String
         @Option(name: .customLong("stage"), help: "Run only this stage (and what it needs); repeatable.") var stages: [String] = []
         @Option(name: .customLong("force"), help: "Recompute this stage even if cached; repeatable.") var force: [String] = []
-        @Option(name: .long, help: "Stages run at once.") var jobs: Int = 1
-        @Option(name: .long, help: "Where stages execute: local (in this process) or process (each as a `masknet stage exec` child: a crash fails only its stage).")
-        var executor: String = "local"
+        @Option(name: .long, help: "Stages run at once (default 1; with --executor slurm, the profile's max_jobs_in_queue).") var jobs: Int?
+        @Option(name: .long, help: "Where stages execute: local (in this process), process (each as a `masknet stage exec` child: a crash fails only its stage) or slurm (each as a Slurm job; see --profile).")
+        var executor: String?
         @Option(name: .long, help: "Worker threads for the kernels (default: $MASKNET_THREADS, else all cores); results do not depend on it.") var threads: Int?
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
@@ -30,10 +31,11 @@ extension Masknet {
         @Flag(name: .long, help: "Print only failures.") var quiet = false
         @Flag(name: .long, help: "Print one JSON event per line on stdout.") var json = false
         @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup(title: "Slurm") var slurm: SlurmRunOptions
 
         func validate() throws {
-            if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-            if !["local", "process"].contains(executor) { throw ValidationError("--executor must be local or process, not '\(executor)'") }
+            if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+            if let executor, !["local", "process", "slurm"].contains(executor) { throw ValidationError("--executor must be local, process or slurm, not '\(executor)'") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
 
@@ -44,6 +46,12 @@ extension Masknet {
             }
             let graph = try loadGraph(pipeline, overrides: overrides)
             let store = try storeOptions.open()
+            let profile = try slurm.loadProfile()
+            let executorName = executor ?? profile.executor ?? "local"
+            if slurm.detach {
+                guard executorName == "slurm" else { throw ValidationError("--detach needs --executor slurm") }
+                return try slurm.detachRun(graph, stages: stages, force: force, overrides: overrides, store: store, profile: profile)
+            }
             let runner = PipelineRunner(store: store)
             var style = ConsoleReporter.Style.plain
             if json { style = .json } else if quiet { style = .quiet } else if isatty(2) != 0 { style = .live }
@@ -65,11 +73,15 @@ extension Masknet {
             var options = RunOptions()
             options.stages = stages
             options.force = force
-            options.jobs = jobs
+            options.jobs = jobs ?? (executorName == "slurm" ? profile.maxJobsInQueue : 1)
             options.keepGoing = keepGoing
             options.junit = junit.map { URL(fileURLWithPath: $0) }
             options.environment = runEnvironment()
-            options.executor = executor == "process" ? ProcessExecutor(executable: currentExecutable()) : LocalExecutor()
+            switch executorName {
+            case "process": options.executor = ProcessExecutor(executable: currentExecutable())
+            case "slurm": options.executor = try slurm.executor(for: graph, profile: profile)
+            default: options.executor = LocalExecutor()
+            }
             let record: RunRecord
             do {
                 record = try runner.run(graph, options: options, events: { reporter.handle($0) })

@@ -32,10 +32,11 @@ extension Masknet {
                 let store = try storeOptions.open()
                 let cancellation = SignalCancellation()
                 var sources: [DispatchSourceSignal] = []
-                for sig in [SIGINT, SIGTERM] {
+                let checkpointRequest = CheckpointRequest()  // USR2: Slurm's time-limit warning (--signal=B:USR2@N)
+                for sig in [SIGINT, SIGTERM, SIGUSR2] {
                     signal(sig, SIG_IGN)
                     let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                    src.setEventHandler { cancellation.cancel() }
+                    src.setEventHandler { if sig == SIGUSR2 { checkpointRequest.request() }; cancellation.cancel() }
                     src.resume()
                     sources.append(src)
                 }
@@ -54,6 +55,7 @@ extension Masknet {
                         try? status.write(to: statusURL, store: store)
                     }
                     FileHandle.standardError.write(Data("\(name ?? String(key.prefix(12))): \(error)\n".utf8))
+                    if checkpointRequest.isRequested { throw ExitCode(CheckpointRequest.exitCode) }
                     throw ExitCode(cancellation.isCancelled ? RunExitCode.interrupted : 1)
                 }
             }

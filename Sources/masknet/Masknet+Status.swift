@@ -7,11 +7,14 @@ extension Masknet {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List recent runs and the store's contents.")
 
+        @Argument(help: "A run submitted with `run --detach`: show its stages' Slurm jobs and results.") var runID: String?
+        @Flag(name: .long, help: "With RUN: follow it until every stage is done (exit 0) or a job failed (exit 1).") var watch = false
         @Option(name: .long, help: "How many runs to list.") var limit: Int = 10
         @OptionGroup var storeOptions: StoreOptions
 
         func run() throws {
             let store = try storeOptions.open(creating: false)
+            if let runID { return try SlurmRunOptions.followDetached(runID, store: store, watch: watch) }
             let runs = store.runs()
             emit("store \(store.root.path): \(runs.count) run\(runs.count == 1 ? "" : "s")\n")
             for (key, holder) in store.heldLocks() { emit("computing now: \(key.prefix(12)) (\(holder))\n") }

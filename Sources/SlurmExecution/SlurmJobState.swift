@@ -1,0 +1,51 @@
+/// A job's state as Slurm names it (`squeue %T`, `sacct State`, `scontrol JobState`).
+public struct SlurmJobState: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    /// The upper-case name (`RUNNING`, `OUT_OF_MEMORY`…).
+    public let rawValue: String
+
+    /// Wraps a state name; `sacct`'s `CANCELLED by 0` is reduced to `CANCELLED`.
+    public init(rawValue: String) {
+        self.rawValue = String(rawValue.split(separator: " ").first ?? "").uppercased()
+    }
+
+    /// The name.
+    public var description: String { rawValue }
+
+    /// Waiting to start (or to be started again).
+    public var isQueued: Bool { ["PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED", "STOPPED"].contains(rawValue) }
+    /// Started and not yet ended.
+    public var isRunning: Bool { ["RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING"].contains(rawValue) }
+    /// Ended: Slurm will not run this job again by itself (we submit with `--no-requeue`).
+    public var isTerminal: Bool { !isQueued && !isRunning }
+    /// Ended because of the machine, not the stage (worth a resubmission under `retries`).
+    public var isInfrastructureFailure: Bool { ["NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED"].contains(rawValue) }
+
+    /// Slurm's states used by name in the executor.
+    public static let pending = SlurmJobState(rawValue: "PENDING")
+    public static let running = SlurmJobState(rawValue: "RUNNING")
+    public static let completed = SlurmJobState(rawValue: "COMPLETED")
+    public static let failed = SlurmJobState(rawValue: "FAILED")
+    public static let cancelled = SlurmJobState(rawValue: "CANCELLED")
+    public static let timeout = SlurmJobState(rawValue: "TIMEOUT")
+    public static let outOfMemory = SlurmJobState(rawValue: "OUT_OF_MEMORY")
+    public static let nodeFail = SlurmJobState(rawValue: "NODE_FAIL")
+    public static let preempted = SlurmJobState(rawValue: "PREEMPTED")
+}
+
+/// One row of a status query: a job, or one task of an array.
+public struct SlurmJobStatus: Sendable, Equatable {
+    /// The task's own job id (for an array task that has started; the array's id while it is pending).
+    public var jobID: String
+    /// The array's job id (equal to `jobID` for a plain job).
+    public var arrayJobID: String
+    /// The array index, nil for a plain job.
+    public var arrayIndex: Int?
+    /// The state.
+    public var state: SlurmJobState
+    /// Slurm's reason (why pending, or why it ended).
+    public var reason: String
+    /// The node(s), empty while pending.
+    public var nodes: String
+    /// The job name.
+    public var name: String
+}
