@@ -35,7 +35,12 @@ let package = Package(
         .target(name: "ImageIO", dependencies: ["CLibPNG", "CJPEGShim"], swiftSettings: optimized),
         .target(name: "CTDatasets", dependencies: ["ImageIO", "TensorCore"], swiftSettings: optimized),
         .target(name: "EvaluationMetrics", dependencies: [], swiftSettings: optimized),
-        .target(name: "Visualization", dependencies: [], swiftSettings: optimized),
+        // SVG charts (lines, scatter with Pareto front, heat maps, intervals): no ML, used by the run report
+        // of the engine and by the figures of the ML stages.
+        .target(name: "SVGPlotting", dependencies: []),
+        // Training scalars: TensorBoard event files (hand-encoded protobuf, CRC32C framing) and metrics.csv.
+        .target(name: "ScalarLogging", dependencies: []),
+        .target(name: "Visualization", dependencies: ["SVGPlotting"], swiftSettings: optimized),
         .target(name: "ObjectDetection",
                 dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "LesionClassifier",
@@ -46,11 +51,12 @@ let package = Package(
         // call: the ML modules composed with image and metric I/O. Knows nothing about the pipeline engine.
         .target(name: "MaskNetWorkflows", dependencies: [
             "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets", "EvaluationMetrics",
-            "ObjectDetection", "LesionClassifier", "Visualization",
+            "ObjectDetection", "LesionClassifier", "Visualization", "ScalarLogging", "SVGPlotting",
         ], swiftSettings: optimized),
 
         // Pipeline engine: knows nothing about ML.
         .target(name: "PipelineEngine", dependencies: [
+            "SVGPlotting",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -87,6 +93,8 @@ let package = Package(
         .testTarget(name: "CTDatasetsTests", dependencies: ["CTDatasets", "ImageIO", "TensorCore"],
                     path: "Tests/CTDatasetsTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
+        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
+                    path: "Tests/ReportTests"),
     ],
     swiftLanguageModes: [.v5]
 )
