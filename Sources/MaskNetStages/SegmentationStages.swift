@@ -74,6 +74,8 @@ struct EvaluateMapStage: StageKind {
         ParameterSpec("overlays", .integer, default: 6, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
         ParameterSpec("figure_slices", .integer, default: 4, minimum: 0, maximum: 32,
                       description: "Slices in each seed-style figure (most lesion pixels; lowest AP); 0 for none."),
+        ParameterSpec("figure_score_threshold", .number, default: 0.5, minimum: 0, maximum: 1,
+                      description: "Detections drawn in those figures need this score (at most 8 per slice)."),
     ]
     let inputSlots: [InputSlot] = [
         InputSlot("checkpoint", description: "A segmentation checkpoint (train_segmentation's checkpoint.safetensors)."),
@@ -100,6 +102,7 @@ struct EvaluateMapStage: StageKind {
         workflow.areaThreshold = p.int("area_threshold")
         workflow.overlayCount = p.int("overlays")
         workflow.figureSlices = p.int("figure_slices")
+        workflow.figureScoreThreshold = Float(p.double("figure_score_threshold"))
         let result = try workflow.run(
             checkpoint: StageSupport.input(context, "checkpoint"),
             dataset: StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation"),

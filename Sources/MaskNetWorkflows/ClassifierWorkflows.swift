@@ -141,8 +141,8 @@ public enum ClassifierEvaluationWorkflow {
     static func writeFigures(report: ClassificationReport, dataset: ClassificationDataset,
                              evaluation: (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]), to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try EvaluationFigures.confusionMatrix(report).write(to: folder.appendingPathComponent("confusion-matrix.svg"))
-        try EvaluationFigures.sensitivitySpecificity(report).write(to: folder.appendingPathComponent("sensitivity-specificity.svg"))
+        try EvaluationFigures.confusionMatrix(report).write(to: folder.appendingPathComponent("1-confusion-matrix.svg"))
+        try EvaluationFigures.sensitivitySpecificity(report).write(to: folder.appendingPathComponent("2-sensitivity-specificity.svg"))
         func softmax(_ logits: [Float]) -> [Double] {
             let top = logits.max() ?? 0
             let e = logits.map { exp(Double($0 - top)) }
@@ -162,7 +162,7 @@ public enum ClassifierEvaluationWorkflow {
         }
         let figure = ScoredSliceFigure(title: "Misclassified slices, most confident first (\(wrong.count) of \(allWrong.count) wrong of \(evaluation.labels.count))",
                                        classNames: report.classes.map(\.name), scoreDescription: "softmax of the logits", items: Array(items))
-        try figure.render(png: EvaluationFigures.png).write(to: folder.appendingPathComponent("most-wrong.svg"))
+        try figure.render(png: EvaluationFigures.png).write(to: folder.appendingPathComponent("3-most-wrong.svg"))
     }
 
     /// Flat metrics for gates: accuracy, balanced accuracy, per-class sensitivity/specificity/precision/F1,

@@ -227,8 +227,8 @@ public struct SegmentationEvaluationWorkflow {
     func writeFigures(model: MaskRCNN, dataset: SegmentationDataset, seedMAP: SeedMAPResult, maskEvaluation: COCOEvaluation,
                       lesionPixels: [Int], classNames: [String], to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try EvaluationFigures.precisionRecall(maskEvaluation).write(to: folder.appendingPathComponent("precision-recall.svg"))
-        try EvaluationFigures.apAgainstIoU(seed: seedMAP, coco: maskEvaluation).write(to: folder.appendingPathComponent("ap-vs-iou.svg"))
+        try EvaluationFigures.precisionRecall(maskEvaluation).write(to: folder.appendingPathComponent("3-precision-recall.svg"))
+        try EvaluationFigures.apAgainstIoU(seed: seedMAP, coco: maskEvaluation).write(to: folder.appendingPathComponent("4-ap-vs-iou.svg"))
         guard figureSlices > 0 else { return }
         let perImageAP = lesionPixels.indices.map { i in
             seedMAP.perImage.reduce(0.0) { $0 + Double($1[i]) } / Double(max(seedMAP.perImage.count, 1))
@@ -236,8 +236,8 @@ public struct SegmentationEvaluationWorkflow {
         let withLesions = lesionPixels.indices.filter { lesionPixels[$0] > 0 }
         let most = Array(withLesions.sorted { (lesionPixels[$0], -$0) > (lesionPixels[$1], -$1) }.prefix(figureSlices))
         let worst = Array(withLesions.sorted { (perImageAP[$0], -lesionPixels[$0], $0) < (perImageAP[$1], -lesionPixels[$1], $1) }.prefix(figureSlices))
-        for (name, title, indices) in [("slices-most-lesions.svg", "Test slices with the most lesion pixels", most),
-                                       ("slices-worst.svg", "Test slices with the lowest AP", worst)] where !indices.isEmpty {
+        for (name, title, indices) in [("1-slices-most-lesions.svg", "Test slices with the most lesion pixels", most),
+                                       ("2-slices-worst.svg", "Test slices with the lowest AP", worst)] where !indices.isEmpty {
             let rows = try indices.map { index in
                 try figureRow(model: model, sample: try dataset.sample(at: index),
                               note: String(format: "AP %.2f (mean over IoU 0.50:0.95), %d lesion px", perImageAP[index], lesionPixels[index]))

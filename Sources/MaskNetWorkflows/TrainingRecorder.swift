@@ -10,7 +10,7 @@ public struct TrainingRecordOutputs {
     public var csv: URL
     /// Folder receiving the `events.out.tfevents.*` file.
     public var tensorBoard: URL
-    /// Folder receiving the charts (`loss.svg`, …).
+    /// Folder receiving the charts (`1-loss.svg`, …, numbered in reading order).
     public var figures: URL
 
     public init(csv: URL, tensorBoard: URL, figures: URL) { self.csv = csv; self.tensorBoard = tensorBoard; self.figures = figures }
@@ -71,7 +71,13 @@ final class TrainingRecorder {
         ]
         let validation = points("epoch/validation_loss")
         if !validation.isEmpty { lossSeries.append(.init(name: "validation", points: validation, markers: true, colorIndex: 1)) }
-        var charts = [("loss.svg", LinePlot(title: "\(title) loss", xLabel: "epoch", yLabel: "loss", series: lossSeries).render())]
+        var lossPlot = LinePlot(title: "\(title) loss", xLabel: "epoch", yLabel: "loss", series: lossSeries)
+        // The range follows the smoothed and per-epoch curves; early raw spikes would flatten them.
+        let shown = lossSeries.filter { !$0.faint }.flatMap(\.points).map(\.y).filter(\.isFinite)
+        if let low = shown.min(), let high = shown.max(), high > low {
+            lossPlot.yRange = min(0, low)...(high + 0.05 * (high - min(0, low)))
+        }
+        var charts = [("1-loss.svg", lossPlot.render())]
         let components = log.tags.filter { $0.hasPrefix("loss/") && $0 != "loss/total" }
         if !components.isEmpty {
             let series = components.enumerated().map { index, tag in
@@ -79,7 +85,7 @@ final class TrainingRecorder {
             }
             var plot = LinePlot(title: "Loss components (smoothed)", xLabel: "epoch", yLabel: "loss", series: series)
             plot.logarithmicY = series.flatMap(\.points).allSatisfy { $0.y > 0 }
-            charts.append(("loss-components.svg", plot.render()))
+            charts.append(("2-loss-components.svg", plot.render()))
         }
         let accuracy = [("train", points("epoch/train_accuracy"), 2), ("validation", points("epoch/validation_accuracy"), 1)]
             .filter { !$0.1.isEmpty }
@@ -87,11 +93,11 @@ final class TrainingRecorder {
             var plot = LinePlot(title: "\(title) accuracy", xLabel: "epoch", yLabel: "accuracy",
                                 series: accuracy.map { .init(name: $0.0, points: $0.1, markers: true, colorIndex: $0.2) })
             plot.yRange = 0...1
-            charts.append(("accuracy.svg", plot.render()))
+            charts.append(("3-accuracy.svg", plot.render()))
         }
-        charts.append(("learning-rate.svg", LinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
+        charts.append(("4-learning-rate.svg", LinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
                                                     series: [.init(name: "Adam", points: points("learning_rate"))]).render(width: 400, height: 240)))
-        charts.append(("throughput.svg", LinePlot(title: "Throughput (epoch running mean)", xLabel: "epoch", yLabel: "slices / s",
+        charts.append(("5-throughput.svg", LinePlot(title: "Throughput (epoch running mean)", xLabel: "epoch", yLabel: "slices / s",
                                                  series: [.init(name: "slices / s", points: points("throughput/slices_per_second"))])
             .render(width: 400, height: 240)))
         return charts

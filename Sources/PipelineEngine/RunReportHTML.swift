@@ -1,8 +1,8 @@
 import Foundation
 import SVGPlotting
 
-/// The HTML of `report.html`: sections in the order a reader asks (did it pass? what ran? the numbers?
-/// the pictures?), styled inline and locked down by a content security policy that forbids every
+/// The HTML of `report.html`: sections in the order a reader asks (did it pass? what ran? how do the
+/// sweep's cells compare? the numbers? the pictures?), styled inline and locked down by a content security policy that forbids every
 /// request, so the page works offline and as a CI attachment.
 struct RunReportHTML {
     var run: RunRecord
@@ -25,8 +25,8 @@ struct RunReportHTML {
         \(header())
         \(verdictSection())
         \(stagesSection())
-        \(metricsSection())
         \(sweepSection())
+        \(metricsSection())
         \(figureSection())
         </body>
         </html>

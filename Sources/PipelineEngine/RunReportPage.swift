@@ -8,7 +8,7 @@ import Foundation
 /// `.png` output, or files under `figures/` in a folder output. Which metrics come first is the kinds'
 /// `MetricPresentation`.
 public enum RunReportPage {
-    /// PNGs shown from a folder output without a `figures/` subfolder (e.g. inference overlays).
+    /// PNGs shown from the `overlays/` of a folder output without a `figures/` subfolder (inference).
     static let figuresPerDirectory = 4
     /// Figures larger than this are linked from the store instead of embedded (keeps the page openable).
     static let largestEmbeddedFigure = 4 << 20
@@ -88,7 +88,7 @@ public enum RunReportPage {
     }
 
     /// The figures among a stage's outputs: `.svg`/`.png` file outputs, files under `figures/` in folder
-    /// outputs, else the first few PNGs of a folder output.
+    /// outputs (sorted by path: stages number them in reading order), else the first few `overlays/` PNGs.
     static func figures(of stage: StageRunRecord, store: ArtifactStore) throws -> [Figure] {
         var figures: [Figure] = []
         for (name, artifact) in stage.outputs.sorted(by: { $0.key < $1.key }) {
@@ -96,8 +96,8 @@ public enum RunReportPage {
             if artifact.type == "tree" {
                 let entries = try store.treeEntries(artifact).sorted { $0.path < $1.path }
                 let marked = entries.filter { (name == "figures" || $0.path.hasPrefix("figures/")) && isFigure($0.path) }
-                let chosen = marked.isEmpty
-                    ? Array(entries.filter { $0.path.lowercased().hasSuffix(".png") }.prefix(figuresPerDirectory)) : marked
+                let overlays = entries.filter { $0.path.hasPrefix("overlays/") && $0.path.lowercased().hasSuffix(".png") }
+                let chosen = marked.isEmpty ? Array(overlays.prefix(figuresPerDirectory)) : marked
                 files = chosen.map { ("\(name)/\($0.path)", store.objectURL($0.digest)) }
             } else if isFigure(name) {
                 files = [(name, store.objectURL(artifact.digest))]

@@ -58,6 +58,14 @@ struct SweepReport {
             let statuses = cells.map { cell in
                 Dictionary(stages.filter { coordinates($0) == cell }.map { ($0.baseName, $0.status) }, uniquingKeysWith: { a, _ in a })
             }
+            // The table shows the qualities and costs when the kinds declare any (every headline metric of
+            // every cell is in the metrics section), else the headline metrics.
+            let compared = columns.filter { $0.role != .other }
+            if !compared.isEmpty && compared.count < columns.count {
+                let keep = columns.indices.filter { columns[$0].role != .other }
+                return SweepReport(dimensions: dims, cells: cells, columns: keep.map { columns[$0] },
+                                   values: values.map { row in keep.map { row[$0] } }, statuses: statuses)
+            }
             return SweepReport(dimensions: dims, cells: cells, columns: columns, values: values, statuses: statuses)
         }
     }

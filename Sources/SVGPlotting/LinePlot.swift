@@ -37,7 +37,7 @@ public struct LinePlot: Sendable {
     /// The chart as SVG.
     public func render(width: Double = 520, height: Double = 300) -> SVGDocument {
         var svg = SVGDocument(width: width, height: height, title: title)
-        let (left, right, top, bottom) = (62.0, width - 16, 30.0, height - 44)
+        let (left, right, top, bottom) = (68.0, width - 16, 30.0, height - 44)
         svg.text(title, x: left, y: 18, size: 14, weight: "600")
         let finite = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
         guard !finite.isEmpty else {
@@ -56,7 +56,10 @@ public struct LinePlot: Sendable {
             let color = PlotColors.series[(line.colorIndex ?? index) % PlotColors.series.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite && (!logarithmicY || $0.y > 0) }
             guard !points.isEmpty else { continue }
-            let pixels = points.map { (xAxis.position($0.x), yAxis.position($0.y)) }
+            // With a fixed range, values beyond it are drawn at its edge (a raw loss spike stays visible as
+            // a spike without flattening the rest of the curve).
+            let clamp = { (y: Double) in self.yRange.map { min(max(y, $0.lowerBound), $0.upperBound) } ?? y }
+            let pixels = points.map { (xAxis.position($0.x), yAxis.position(clamp($0.y))) }
             svg.polyline(pixels, stroke: color, width: line.faint ? 1 : 2, opacity: line.faint ? 0.3 : 1)
             if line.markers || points.count == 1 {
                 for (p, point) in zip(pixels, points) {
@@ -92,7 +95,7 @@ enum PlotFrame {
         }
         svg.rect(left, top, right - left, bottom - top, fill: "none", stroke: "#999")
         svg.text(xLabel, x: (left + right) / 2, y: bottom + 33, size: 12, anchor: "middle")
-        svg.text(yLabel, x: 16, y: (top + bottom) / 2, size: 12, anchor: "middle", rotate: -90)
+        svg.text(yLabel, x: 14, y: (top + bottom) / 2, size: 12, anchor: "middle", rotate: -90)
     }
 }
 

@@ -61,6 +61,11 @@ public struct PlotAxis: Sendable {
         if a >= 100 || value == value.rounded() { return String(format: "%.0f", value) }
         if a >= 1 { return trim(String(format: "%.2f", value)) }
         if a == 0 { return "0" }
+        if a < 0.01 {
+            // 1.5e-3 rather than 0.0015: short enough for a tick column.
+            let exponent = Int(floor(log10(a)))
+            return trim(String(format: "%.2f", value / pow(10, Double(exponent)))) + "e\(exponent)"
+        }
         return trim(String(format: "%.3g", value))
     }
 

@@ -59,10 +59,11 @@ public struct SVGDocument: Sendable {
         append("<image x=\"\(Self.n(x))\" y=\"\(Self.n(y))\" width=\"\(Self.n(width))\" height=\"\(Self.n(height))\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"\(dataURI)\"/>")
     }
 
-    /// The markup: a standalone `<svg>` element usable inline in HTML or as an `.svg` file.
+    /// The markup: a standalone `<svg>` element usable inline in HTML or as an `.svg` file. The size
+    /// attributes are whole pixels (HTML wants integers there; the view box keeps the fractions).
     public var markup: String {
         """
-        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Self.n(width)) \(Self.n(height))" width="\(Self.n(width))" height="\(Self.n(height))" role="img" style="font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',Arial,sans-serif">
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 \(Self.n(width)) \(Self.n(height))" width="\(Int(width.rounded(.up)))" height="\(Int(height.rounded(.up)))" role="img" style="font-family:system-ui,-apple-system,'Segoe UI','DejaVu Sans',Arial,sans-serif">
         <title>\(Self.escape(title))</title>
         \(elements.joined(separator: "\n"))
         </svg>

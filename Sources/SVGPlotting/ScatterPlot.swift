@@ -30,7 +30,7 @@ public struct ScatterPlot: Sendable {
     /// The chart as SVG.
     public func render(width: Double = 520, height: Double = 320) -> SVGDocument {
         var svg = SVGDocument(width: width, height: height, title: title)
-        let (left, right, top, bottom) = (62.0, width - 20, 30.0, height - 44)
+        let (left, right, top, bottom) = (68.0, width - 20, 30.0, height - 44)
         svg.text(title, x: left, y: 18, size: 14, weight: "600")
         let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
         guard !finite.isEmpty else {
@@ -38,7 +38,9 @@ public struct ScatterPlot: Sendable {
             return svg
         }
         let xAxis = PlotAxis(covering: finite.map(\.x), from: left, to: right, logarithmic: logarithmicX)
-        let yAxis = PlotAxis(covering: finite.map(\.y), from: bottom, to: top)
+        // A little room above and below, so points on the extremes do not sit on the frame or the title.
+        let ys = finite.map(\.y), span = max((ys.max() ?? 0) - (ys.min() ?? 0), 1e-9)
+        let yAxis = PlotAxis(covering: ys + [(ys.min() ?? 0) - 0.05 * span, (ys.max() ?? 0) + 0.05 * span], from: bottom, to: top)
         PlotFrame.draw(&svg, x: xAxis, y: yAxis, left: left, right: right, top: top, bottom: bottom, xLabel: xLabel, yLabel: yLabel)
         let front = paretoFront
         if showParetoFront {

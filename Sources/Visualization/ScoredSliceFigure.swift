@@ -33,7 +33,7 @@ public struct ScoredSliceFigure {
 
     /// The figure as SVG; `png` encodes a canvas as PNG bytes.
     public func render(png: (RGBCanvas) throws -> Data) throws -> SVGDocument {
-        let gap = 14.0, barHeight = 15.0, textBlock = 34 + Double(classNames.count) * (barHeight + 3)
+        let gap = 14.0, barHeight = 15.0, textBlock = 50 + Double(classNames.count) * (barHeight + 3)
         let cellHeight = panelSize + textBlock + gap
         let rows = (items.count + columns - 1) / columns
         let width = Double(min(columns, max(items.count, 1))) * (panelSize + gap) + gap
@@ -50,10 +50,11 @@ public struct ScoredSliceFigure {
                       width: Double(item.width) * scale, height: Double(item.height) * scale)
             let ty = y + panelSize + 15
             svg.text(item.name, x: x, y: ty, size: 11, fill: "#555")
-            svg.text("truth \(name(item.truth)), predicted \(name(item.prediction))", x: x, y: ty + 15, size: 11.5,
+            svg.text("truth: \(name(item.truth))", x: x, y: ty + 15, size: 11.5, fill: "#12602c", weight: "600")
+            svg.text("predicted: \(name(item.prediction))", x: x, y: ty + 30, size: 11.5,
                      fill: item.truth == item.prediction ? "#12602c" : "#9b1c1c", weight: "600")
             for (c, score) in item.scores.enumerated() {
-                let by = ty + 22 + Double(c) * (barHeight + 3)
+                let by = ty + 38 + Double(c) * (barHeight + 3)
                 let labelWidth = 70.0, barWidth = panelSize - labelWidth - 36
                 svg.text(name(c), x: x, y: by + 11, size: 11)
                 svg.rect(x + labelWidth, by, barWidth, barHeight, fill: "#eeeeee")

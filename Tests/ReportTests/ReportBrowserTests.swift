@@ -161,7 +161,7 @@ final class ReportBrowserTests: XCTestCase {
         let decoded = json.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
             .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
         let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(decoded.utf8)) as? [String: Any])
-        XCTAssertEqual(result["sections"] as? [String], ["verdict", "stages", "metrics", "sweeps", "figures"])
+        XCTAssertEqual(result["sections"] as? [String], ["verdict", "stages", "sweeps", "metrics", "figures"])
         let verdict = result["verdict"] as? String ?? ""
         XCTAssertTrue(verdict.contains("All 4 gates pass"), verdict)
         XCTAssertTrue(verdict.contains("paper, Table 2"), verdict)
