@@ -26,7 +26,7 @@ public struct HeatMap: Sendable {
     public func render(cellWidth: Double = 84, cellHeight: Double = 44) -> SVGDocument {
         let labelWidth = max(70, Double(rowLabels.map(\.count).max() ?? 0) * 7.5 + 16)
         let left = 28 + labelWidth, top = 58.0
-        let width = max(left + Double(columnLabels.count) * cellWidth + 16, Double(title.count) * 7.8 + 24)
+        let width = max(left + Double(columnLabels.count) * cellWidth + 16, Double(title.count) * 8.6 + 24)
         let height = top + Double(rowLabels.count) * cellHeight + 16
         var svg = SVGDocument(width: width, height: height, title: title)
         svg.text(title, x: 12, y: 18, size: 14, weight: "600")

@@ -39,8 +39,9 @@ public struct ScatterPlot: Sendable {
         }
         let xAxis = PlotAxis(covering: finite.map(\.x), from: left, to: right, logarithmic: logarithmicX)
         // A little room above and below, so points on the extremes do not sit on the frame or the title.
-        let ys = finite.map(\.y), span = max((ys.max() ?? 0) - (ys.min() ?? 0), 1e-9)
-        let yAxis = PlotAxis(covering: ys + [(ys.min() ?? 0) - 0.05 * span, (ys.max() ?? 0) + 0.05 * span], from: bottom, to: top)
+        let ys = finite.map(\.y), span = (ys.max() ?? 0) - (ys.min() ?? 0)
+        let padding = span > 0 ? [(ys.min() ?? 0) - 0.05 * span, (ys.max() ?? 0) + 0.05 * span] : []
+        let yAxis = PlotAxis(covering: ys + padding, from: bottom, to: top)
         PlotFrame.draw(&svg, x: xAxis, y: yAxis, left: left, right: right, top: top, bottom: bottom, xLabel: xLabel, yLabel: yLabel)
         let front = paretoFront
         if showParetoFront {
