@@ -46,7 +46,12 @@ let package = Package(
         // PyTorch's `torch.save` files (zip and legacy) read by a restricted unpickler that executes nothing.
         .target(name: "TorchSerialization", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")],
                 swiftSettings: optimized),
-        .target(name: "Visualization", dependencies: [], swiftSettings: optimized),
+        // SVG charts (lines, scatter with Pareto front, heat maps, intervals): no ML, used by the run report
+        // of the engine and by the figures of the ML stages.
+        .target(name: "SVGPlotting", dependencies: []),
+        // Training scalars: TensorBoard event files (hand-encoded protobuf, CRC32C framing) and metrics.csv.
+        .target(name: "ScalarLogging", dependencies: []),
+        .target(name: "Visualization", dependencies: ["SVGPlotting"], swiftSettings: optimized),
         .target(name: "ObjectDetection",
                 dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "LesionClassifier",
@@ -57,11 +62,12 @@ let package = Package(
         // call: the ML modules composed with image and metric I/O. Knows nothing about the pipeline engine.
         .target(name: "MaskNetWorkflows", dependencies: [
             "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets", "EvaluationMetrics",
-            "ObjectDetection", "LesionClassifier", "Visualization", "TorchSerialization",
+            "ObjectDetection", "LesionClassifier", "Visualization", "TorchSerialization", "ScalarLogging", "SVGPlotting",
         ], swiftSettings: optimized),
 
         // Pipeline engine: knows nothing about ML.
         .target(name: "PipelineEngine", dependencies: [
+            "SVGPlotting",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
@@ -111,6 +117,8 @@ let package = Package(
                     path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
         .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
+        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
+                    path: "Tests/ReportTests"),
     ],
     swiftLanguageModes: [.v5]
 )

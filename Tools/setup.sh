@@ -3,13 +3,14 @@
 # Safe to run repeatedly: it only installs packages that are missing.
 #   bash Tools/setup.sh           what building and running masknet needs
 #   bash Tools/setup.sh --tests   also what only the tests need: slurm-wlm and munge for the private one-node
-#                                 Slurm that Tools/test.sh starts (Tools/slurm-cluster.sh)
+#                                 Slurm that Tools/test.sh starts (Tools/slurm-cluster.sh), headless Chromium
+#                                 (the report's browser check), tidy (HTML validation) and a font for it
 set -euo pipefail
 packages=(libopenblas-dev libpng-dev libjpeg-dev libyaml-dev zlib1g-dev pkg-config)
 test_packages=()
 for arg in "$@"; do
     case "$arg" in
-        --tests) test_packages+=(slurm-wlm munge) ;;
+        --tests) test_packages+=(slurm-wlm munge chromium tidy fonts-dejavu-core) ;;
         *) echo "setup: unknown option '$arg' (known: --tests)" >&2; exit 2 ;;
     esac
 done

@@ -161,7 +161,8 @@ public final class ClassifierTrainer {
                 seen += labels.count
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: min(order.count, batchStart + batch.count),
                                           steps: order.count, loss: lossSum / Double(batches),
-                                          slicesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9)))
+                                          slicesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9),
+                                          stepLosses: ["total": Double(loss.value.scalar)]))
             }
             var validationLoss: Double? = nil, validationAccuracy: Double? = nil
             if let validation, validation.count > 0 {

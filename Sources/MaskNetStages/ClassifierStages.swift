@@ -59,7 +59,8 @@ struct FreezeBatchNormStage: StageKind {
 struct TrainClassifierStage: StageKind {
     let name = "train_classifier"
     let workload = StageWorkload.training
-    let version = "1"
+    // 2: outputs metrics.csv, tensorboard/ and figures/ (SVG charts) instead of loss.png.
+    let version = "2"
     let summary = "Train COVID-CT-Mask-Net's S and BN affine parameters on COVIDx-CT-named slices."
     let parameters: [ParameterSpec] = [
         ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
@@ -82,7 +83,7 @@ struct TrainClassifierStage: StageKind {
     // Our GEMM and reductions give the same bits for any machine and thread count (README "Speed and precision").
     var determinism: Determinism { trainingDeterminism }
     var reportedMetrics: [String] { ["train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "training_seconds"] }
-    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "loss.png"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "metrics.csv", "tensorboard", "figures"] }
 
     func execute(_ context: StageContext) throws -> StageResult {
         let p = context.parameters
@@ -102,7 +103,7 @@ struct TrainClassifierStage: StageKind {
             validationSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("validation_split")),
             resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
-            outputCurve: context.outputURL("loss.png"), progress: { StageSupport.report(context, $0) },
+            records: StageSupport.trainingRecords(context), progress: { StageSupport.report(context, $0) },
             checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
         var metrics: [String: Double] = ["training_seconds": Date().timeIntervalSince(start)]
         metrics["train_loss"] = last?.trainLoss
@@ -116,7 +117,8 @@ struct TrainClassifierStage: StageKind {
 /// `evaluate_classifier`: confusion matrix and classification metrics (spec §7.2).
 struct EvaluateClassifierStage: StageKind {
     let name = "evaluate_classifier"
-    let version = "1"
+    // 2: figures/ in the evaluation folder; Wilson bounds of accuracy, sensitivity and specificity as metrics.
+    let version = "2"
     let summary = "Confusion matrix, accuracy, per-class sensitivity/specificity/precision/F1 and kappa of a classifier."
     let parameters: [ParameterSpec] = [
         ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
@@ -129,9 +131,11 @@ struct EvaluateClassifierStage: StageKind {
     ]
     let determinism = Determinism.deterministic
     var reportedMetrics: [String] {
-        ["accuracy", "balanced_accuracy", "macro_f1", "cohens_kappa"] + ["control", "cp", "covid"].flatMap { c in
-            ["sensitivity", "specificity", "precision", "f1"].map { "\($0)_\(c)" }
-        }
+        ["accuracy", "accuracy_lower", "accuracy_upper", "balanced_accuracy", "macro_f1", "cohens_kappa"]
+            + ["control", "cp", "covid"].flatMap { c in
+                ["sensitivity", "specificity", "precision", "f1"].map { "\($0)_\(c)" }
+                    + ["sensitivity", "specificity"].flatMap { ["\($0)_\(c)_lower", "\($0)_\(c)_upper"] }
+            }
     }
     func outputNames(for parameters: ParameterValues) -> [String] { ["evaluation"] }
 

@@ -7,7 +7,8 @@ import PipelineEngine
 struct TrainSegmentationStage: StageKind {
     let name = "train_segmentation"
     let workload = StageWorkload.training
-    let version = "1"
+    // 2: outputs metrics.csv, tensorboard/ and figures/ (SVG charts) instead of loss.png.
+    let version = "2"
     let summary = "Train the seed's Mask R-CNN on a CNCB-layout data set (Adam, batch 1, empty slices skipped)."
     let parameters: [ParameterSpec] = StageSupport.detectorParameters + [
         ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
@@ -27,7 +28,7 @@ struct TrainSegmentationStage: StageKind {
     // Our GEMM and reductions give the same bits for any machine and thread count (README "Speed and precision").
     var determinism: Determinism { trainingDeterminism }
     var reportedMetrics: [String] { ["train_loss", "validation_loss", "epochs", "training_seconds", "parameters"] }
-    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "loss.png"] }
+    func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "metrics.csv", "tensorboard", "figures"] }
 
     func execute(_ context: StageContext) throws -> StageResult {
         let p = context.parameters
@@ -47,7 +48,7 @@ struct TrainSegmentationStage: StageKind {
             validationSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("validation_split")),
             resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
-            outputCurve: context.outputURL("loss.png"), progress: { StageSupport.report(context, $0) },
+            records: StageSupport.trainingRecords(context), progress: { StageSupport.report(context, $0) },
             checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
         var metrics: [String: Double] = ["epochs": Double(training.epochs),
                                          "training_seconds": Date().timeIntervalSince(start),
@@ -61,7 +62,8 @@ struct TrainSegmentationStage: StageKind {
 /// `evaluate_map`: the seed's mAP (spec §7.1) and COCO statistics of a checkpoint on a split.
 struct EvaluateMapStage: StageKind {
     let name = "evaluate_map"
-    let version = "1"
+    // 2: figures/ in the evaluation folder.
+    let version = "2"
     let summary = "Seed mAP over IoU 0.50:0.95 and COCO bbox/segm statistics of a segmentation checkpoint."
     let parameters: [ParameterSpec] = [
         ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
@@ -72,6 +74,10 @@ struct EvaluateMapStage: StageKind {
         ParameterSpec("mask_logit_threshold", .number, default: 0.5, description: "Mask logit threshold (spec B5: a logit, ≈ p 0.62)."),
         ParameterSpec("area_threshold", .integer, default: 100, minimum: 0, description: "Ground-truth components of at most this many pixels are dropped."),
         ParameterSpec("overlays", .integer, default: 6, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
+        ParameterSpec("figure_slices", .integer, default: 4, minimum: 0, maximum: 32,
+                      description: "Slices in each seed-style figure (most lesion pixels; lowest AP); 0 for none."),
+        ParameterSpec("figure_score_threshold", .number, default: 0.5, minimum: 0, maximum: 1,
+                      description: "Detections drawn in those figures need this score (at most 8 per slice)."),
     ]
     let inputSlots: [InputSlot] = [
         InputSlot("checkpoint", description: "A segmentation checkpoint (train_segmentation's checkpoint.safetensors)."),
@@ -97,6 +103,8 @@ struct EvaluateMapStage: StageKind {
         workflow.maskLogitThreshold = Float(p.double("mask_logit_threshold"))
         workflow.areaThreshold = p.int("area_threshold")
         workflow.overlayCount = p.int("overlays")
+        workflow.figureSlices = p.int("figure_slices")
+        workflow.figureScoreThreshold = Float(p.double("figure_score_threshold"))
         let result = try workflow.run(
             checkpoint: StageSupport.input(context, "checkpoint"),
             dataset: StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation"),

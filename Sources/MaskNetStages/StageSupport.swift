@@ -90,6 +90,12 @@ enum StageSupport {
         return configuration
     }
 
+    /// The outputs a training stage writes its scalars and charts to.
+    static func trainingRecords(_ context: StageContext) -> TrainingRecordOutputs {
+        TrainingRecordOutputs(csv: context.outputURL("metrics.csv"), tensorBoard: context.outputURL("tensorboard"),
+                              figures: context.outputURL("figures"))
+    }
+
     static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -69,7 +69,7 @@ public struct ClassifierTrainingWorkflow {
 
     @discardableResult
     public func run(checkpoint: URL, dataset folder: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
-                    outputCheckpoint: URL, outputHistory: URL, outputCurve: URL?,
+                    outputCheckpoint: URL, outputHistory: URL, records: TrainingRecordOutputs?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
                     log: (String) -> Void) throws -> ClassifierEpochRecord? {
         let file = try CheckpointImport.read(checkpoint)
@@ -86,16 +86,19 @@ public struct ClassifierTrainingWorkflow {
             log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
         }
         log("training \(model.trainableParameters.reduce(0) { $0 + $1.value.count }) parameters (S and BN affine)")
+        let recorder = try TrainingRecorder(journal: resumeCheckpoint.deletingLastPathComponent().appendingPathComponent("scalars.csv"),
+                                            completedEpochs: trainer.completedEpochs, learningRate: training.learningRate)
         try trainer.train(training: DataSources.classification(trainSet), validation: validationSet.map(DataSources.classification),
-                          checkpoint: resumeCheckpoint, progress: progress, checkCancellation: checkCancellation) { r in
+                          checkpoint: resumeCheckpoint, progress: { recorder.step($0); progress($0) },
+                          checkCancellation: checkCancellation) { r in
+            recorder.epoch(r.epoch, ["train_loss": r.trainLoss, "train_accuracy": r.trainAccuracy,
+                                     "validation_loss": r.validationLoss, "validation_accuracy": r.validationAccuracy])
             log(String(format: "epoch %d: train loss %.4f, accuracy %.3f%@ (%.1f s)", r.epoch, r.trainLoss, r.trainAccuracy,
                        r.validationAccuracy.map { String(format: ", validation accuracy %.3f", $0) } ?? "", r.seconds))
         }
         try TrainingOutputs.publish(
             checkpoint: resumeCheckpoint, as: outputCheckpoint, history: trainer.history, to: outputHistory,
-            curve: outputCurve, title: "Classifier loss",
-            train: trainer.history.map { (Double($0.epoch), $0.trainLoss) },
-            validation: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } })
+            recorder: recorder, records: records, title: "Classifier")
         return trainer.history.last
     }
 }
@@ -126,20 +129,64 @@ public enum ClassifierEvaluationWorkflow {
         }
         try (["file,truth,prediction"] + predictions).joined(separator: "\n").appending("\n")
             .write(to: outputDirectory.appendingPathComponent("predictions.csv"), atomically: true, encoding: .utf8)
+        try writeFigures(report: report, dataset: dataset, evaluation: evaluation, to: outputDirectory.appendingPathComponent("figures"))
         return report
     }
 
-    /// Flat metrics for gates: accuracy, balanced accuracy, per-class sensitivity/precision/F1, kappa.
+    /// Slices shown in the most-wrong figure.
+    public static let mostWrongCount = 8
+
+    /// `figures/`: the confusion matrix, sensitivity and specificity with intervals, and the misclassified
+    /// slices the model was surest about (largest softmax score of the wrong class), with every class score.
+    static func writeFigures(report: ClassificationReport, dataset: ClassificationDataset,
+                             evaluation: (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]), to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try EvaluationFigures.confusionMatrix(report).write(to: folder.appendingPathComponent("1-confusion-matrix.svg"))
+        try EvaluationFigures.sensitivitySpecificity(report).write(to: folder.appendingPathComponent("2-sensitivity-specificity.svg"))
+        func softmax(_ logits: [Float]) -> [Double] {
+            let top = logits.max() ?? 0
+            let e = logits.map { exp(Double($0 - top)) }
+            let sum = e.reduce(0, +)
+            return e.map { $0 / sum }
+        }
+        let allWrong = evaluation.labels.indices.filter { evaluation.labels[$0] != evaluation.predictions[$0] }
+        let wrong = allWrong.map { ($0, softmax(evaluation.logits[$0])) }
+            .sorted { ($0.1[evaluation.predictions[$0.0].rawValue], -$0.0) > ($1.1[evaluation.predictions[$1.0].rawValue], -$1.0) }
+            .prefix(mostWrongCount)
+        let items = try wrong.map { index, scores -> ScoredSliceFigure.Item in
+            let sample = try dataset.sample(at: index)
+            let (height, width) = (sample.image.shape[1], sample.image.shape[2])
+            return ScoredSliceFigure.Item(name: sample.url.lastPathComponent, grey: Array(sample.image.scalars.prefix(height * width)),
+                                          width: width, height: height, truth: evaluation.labels[index].rawValue,
+                                          prediction: evaluation.predictions[index].rawValue, scores: scores)
+        }
+        let figure = ScoredSliceFigure(title: "Misclassified slices, most confident first (\(wrong.count) of \(allWrong.count) wrong of \(evaluation.labels.count))",
+                                       classNames: report.classes.map(\.name), scoreDescription: "softmax of the logits", items: Array(items))
+        try figure.render(png: EvaluationFigures.png).write(to: folder.appendingPathComponent("3-most-wrong.svg"))
+    }
+
+    /// Flat metrics for gates: accuracy, balanced accuracy, per-class sensitivity/specificity/precision/F1,
+    /// kappa, and the Wilson 95% bounds of accuracy, sensitivity and specificity (`…_lower`, `…_upper`).
     public static func metrics(_ report: ClassificationReport) -> [String: Double] {
         var metrics: [String: Double] = [:]
         metrics["accuracy"] = report.accuracy
         metrics["balanced_accuracy"] = report.balancedAccuracy
         metrics["macro_f1"] = report.macroF1
         metrics["cohens_kappa"] = report.cohensKappa
+        metrics["accuracy_lower"] = report.accuracyInterval?.lower
+        metrics["accuracy_upper"] = report.accuracyInterval?.upper
         for (index, name) in ["control", "cp", "covid"].enumerated() where index < report.classes.count {
             let c = report.classes[index]
             metrics["sensitivity_\(name)"] = c.sensitivity
+            metrics["sensitivity_\(name)_lower"] = c.sensitivityInterval?.lower
+            metrics["sensitivity_\(name)_upper"] = c.sensitivityInterval?.upper
             metrics["specificity_\(name)"] = c.specificity
+            // Specificity's Wilson interval: true negatives out of the slices of the other classes.
+            let negatives = report.confusion.total - report.confusion.support(index)
+            let trueNegatives = negatives - (report.confusion.predicted(index) - report.confusion[index, index])
+            let specificityInterval = ProportionInterval.wilson(successes: trueNegatives, trials: negatives)
+            metrics["specificity_\(name)_lower"] = specificityInterval?.lower
+            metrics["specificity_\(name)_upper"] = specificityInterval?.upper
             metrics["precision_\(name)"] = c.precision
             metrics["f1_\(name)"] = c.f1
         }

@@ -34,10 +34,11 @@ public struct SegmentationTrainingWorkflow {
     }
 
     /// Trains (resuming from `resumeCheckpoint` if it exists), then writes the final checkpoint, the
-    /// per-epoch history as JSON and a loss-curve PNG. Returns the last epoch's record.
+    /// per-epoch history as JSON, and (given `records`) `metrics.csv`, TensorBoard events and charts;
+    /// the scalar journal lives beside `resumeCheckpoint`. Returns the last epoch's record.
     @discardableResult
     public func run(dataset root: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
-                    outputCheckpoint: URL, outputHistory: URL, outputCurve: URL?,
+                    outputCheckpoint: URL, outputHistory: URL, records: TrainingRecordOutputs?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
                     log: (String) -> Void) throws -> EpochRecord? {
         let maskType = CTDatasets.MaskType(rawValue: model.maskType.rawValue)!
@@ -59,18 +60,20 @@ public struct SegmentationTrainingWorkflow {
             try trainer.resume(from: resumeCheckpoint)
             log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
         }
+        let recorder = try TrainingRecorder(journal: resumeCheckpoint.deletingLastPathComponent().appendingPathComponent("scalars.csv"),
+                                            completedEpochs: trainer.completedEpochs, learningRate: training.learningRate)
         let source = DataSources.segmentation(trainSet)
         try trainer.train(training: source, validation: validationSet.map(DataSources.segmentation),
-                          checkpoint: resumeCheckpoint, progress: progress, checkCancellation: checkCancellation) { record in
+                          checkpoint: resumeCheckpoint, progress: { recorder.step($0); progress($0) },
+                          checkCancellation: checkCancellation) { record in
+            recorder.epoch(record.epoch, ["train_loss": record.trainLoss, "validation_loss": record.validationLoss])
             log(String(format: "epoch %d: train loss %.4f%@ (%d slices used, %d empty skipped, %.1f s)", record.epoch,
                        record.trainLoss, record.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "",
                        record.usedSlices, record.skippedEmptySlices, record.seconds))
         }
         try TrainingOutputs.publish(
             checkpoint: resumeCheckpoint, as: outputCheckpoint, history: trainer.history, to: outputHistory,
-            curve: outputCurve, title: "Segmentation loss",
-            train: trainer.history.map { (Double($0.epoch), $0.trainLoss) },
-            validation: trainer.history.compactMap { r in r.validationLoss.map { (Double(r.epoch), $0) } })
+            recorder: recorder, records: records, title: "Segmentation")
         return trainer.history.last
     }
 }
@@ -85,6 +88,10 @@ public struct SegmentationEvaluationWorkflow {
     public var areaThreshold = 100
     /// Overlays written for the first this many slices.
     public var overlayCount = 6
+    /// Slices in each of the seed-style figures (those with the most lesion pixels, and the worst by AP).
+    public var figureSlices = 4
+    /// Detections drawn in the figures need at least this score (the evaluation keeps lower ones for AP).
+    public var figureScoreThreshold: Float = 0.5
 
     public init() {}
 
@@ -124,7 +131,9 @@ public struct SegmentationEvaluationWorkflow {
         return model
     }
 
-    /// Evaluates; writes `metrics.json`, COCO `ground_truth.json` and `detections.json`, and overlays.
+    /// Evaluates; writes `metrics.json`, COCO `ground_truth.json` and `detections.json`, overlays, and
+    /// `figures/` (precision–recall curves, AP against IoU, the seed's four-column figure for the slices
+    /// with the most lesion pixels and for the worst slices).
     public func run(checkpoint: URL, dataset root: URL, split: URL?, outputDirectory: URL,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
         var model = try Self.loadModel(checkpoint)
@@ -144,6 +153,7 @@ public struct SegmentationEvaluationWorkflow {
                                                 withIntermediateDirectories: true)
         var accumulator = SeedMeanAPAccumulator(thresholds: SeedMeanAP.thresholds)
         var images: [COCOImage] = [], groundTruth: [COCOAnnotation] = [], results: [COCOResult] = []
+        var lesionPixels: [Int] = []
         let classNames = ["background"] + (configuration.maskType == .both ? ["GGO", "C"] : ["lesion"])
         for index in 0..<dataset.count {
             let sample = try dataset.sample(at: index)
@@ -151,6 +161,7 @@ public struct SegmentationEvaluationWorkflow {
             let detections = model.detect(image: sample.image)
             let imageID = index + 1
             images.append(COCOImage(id: imageID, height: height, width: width))
+            lesionPixels.append(sample.instances.reduce(0) { $0 + $1.area })
             var gts: [SeedMAPGroundTruth] = []
             for instance in sample.instances {
                 let mask = BinaryMask(height: height, width: width, pixels: instance.mask)
@@ -196,7 +207,8 @@ public struct SegmentationEvaluationWorkflow {
                            bbox: r.bbox, segmentation: r.segmentation.map { .rle($0) }, score: r.score)
         }, source: "detections.json")
         let boxStatistics = try COCOEvaluator.evaluate(groundTruth: coco, detections: cocoDetections, iouType: .bbox).statistics
-        let maskStatistics = try COCOEvaluator.evaluate(groundTruth: coco, detections: cocoDetections, iouType: .segm).statistics
+        let maskEvaluation = try COCOEvaluator.evaluate(groundTruth: coco, detections: cocoDetections, iouType: .segm)
+        let maskStatistics = maskEvaluation.statistics
         let result = Result(seedMAP: accumulator.result, cocoBox: boxStatistics, cocoMask: maskStatistics,
                             imageCount: dataset.count, groundTruthCount: groundTruth.count, detectionCount: results.count)
         try COCOResult.jsonData(results).write(to: outputDirectory.appendingPathComponent("detections.json"), options: .atomic)
@@ -205,7 +217,53 @@ public struct SegmentationEvaluationWorkflow {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(result.metrics).write(to: outputDirectory.appendingPathComponent("metrics.json"), options: .atomic)
+        try writeFigures(model: model, dataset: dataset, seedMAP: result.seedMAP, maskEvaluation: maskEvaluation,
+                         lesionPixels: lesionPixels, classNames: classNames, to: outputDirectory.appendingPathComponent("figures"))
         return result
+    }
+
+    /// The evaluation's figures. The slices of the seed-style figures are detected again (a handful, so
+    /// the evaluation loop keeps no images or logits in memory).
+    func writeFigures(model: MaskRCNN, dataset: SegmentationDataset, seedMAP: SeedMAPResult, maskEvaluation: COCOEvaluation,
+                      lesionPixels: [Int], classNames: [String], to folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try EvaluationFigures.precisionRecall(maskEvaluation).write(to: folder.appendingPathComponent("3-precision-recall.svg"))
+        try EvaluationFigures.apAgainstIoU(seed: seedMAP, coco: maskEvaluation).write(to: folder.appendingPathComponent("4-ap-vs-iou.svg"))
+        guard figureSlices > 0 else { return }
+        let perImageAP = lesionPixels.indices.map { i in
+            seedMAP.perImage.reduce(0.0) { $0 + Double($1[i]) } / Double(max(seedMAP.perImage.count, 1))
+        }
+        let withLesions = lesionPixels.indices.filter { lesionPixels[$0] > 0 }
+        let most = Array(withLesions.sorted { (lesionPixels[$0], -$0) > (lesionPixels[$1], -$1) }.prefix(figureSlices))
+        let worst = Array(withLesions.sorted { (perImageAP[$0], -lesionPixels[$0], $0) < (perImageAP[$1], -lesionPixels[$1], $1) }.prefix(figureSlices))
+        for (name, title, indices) in [("1-slices-most-lesions.svg", "Test slices with the most lesion pixels", most),
+                                       ("2-slices-worst.svg", "Test slices with the lowest AP", worst)] where !indices.isEmpty {
+            let rows = try indices.map { index in
+                try figureRow(model: model, sample: try dataset.sample(at: index),
+                              note: String(format: "AP %.2f (mean over IoU 0.50:0.95), %d lesion px", perImageAP[index], lesionPixels[index]))
+            }
+            let figure = SliceFigure(title: "\(title) (detections with score ≥ \(figureScoreThreshold))", classNames: classNames, rows: rows)
+            try figure.render(png: EvaluationFigures.png).write(to: folder.appendingPathComponent(name))
+        }
+    }
+
+    func figureRow(model: MaskRCNN, sample: SegmentationSample, note: String) throws -> SliceFigure.Row {
+        let (height, width) = (sample.height, sample.width)
+        let pixels = height * width
+        let detections = model.detect(image: sample.image)
+        let logits = detections.masks.scalars
+        let shown = detections.labels.indices.filter { detections.scores[$0] >= figureScoreThreshold }
+            .sorted { detections.scores[$0] > detections.scores[$1] }.prefix(8)
+        let predictions = shown.map { d in
+            let maskLogits = Array(logits[(d * pixels)..<((d + 1) * pixels)])
+            return SliceFigure.Instance(mask: maskLogits.map { $0 > maskLogitThreshold }, box: Array(detections.boxes.scalars[(4 * d)..<(4 * d + 4)]),
+                                        label: detections.labels[d], score: detections.scores[d], logits: maskLogits)
+        }
+        let truth = sample.instances.map { instance in
+            SliceFigure.Instance(mask: instance.mask.map { $0 != 0 }, box: instance.box, label: instance.label)
+        }
+        return SliceFigure.Row(name: sample.name, grey: Array(sample.image.scalars.prefix(pixels)), width: width, height: height,
+                               predictions: predictions, groundTruth: truth, note: note)
     }
 }
 
@@ -237,19 +295,14 @@ enum CocoGroundTruthWriter {
 }
 
 /// What every training workflow publishes at the end: the final checkpoint, the per-epoch history as
-/// JSON, and a loss-curve PNG.
+/// JSON, and the recorder's scalars and charts.
 enum TrainingOutputs {
     static func publish<History: Encodable>(checkpoint: URL, as output: URL, history: History, to historyURL: URL,
-                                            curve: URL?, title: String, train: [(x: Double, y: Double)],
-                                            validation: [(x: Double, y: Double)]) throws {
+                                            recorder: TrainingRecorder, records: TrainingRecordOutputs?, title: String) throws {
         try FileManager.default.copyItem(at: checkpoint, to: output)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(history).write(to: historyURL, options: .atomic)
-        guard let curve else { return }
-        let chart = LineChart(title: title, xLabel: "epoch",
-                              series: [.init(name: "train", points: train), .init(name: "validation", points: validation)])
-        let canvas = chart.render()
-        try PNGEncoder.write(bytes: canvas.pixels, width: canvas.width, height: canvas.height, channels: 3, to: curve)
+        if let records { try recorder.publish(records, title: title) }
     }
 }

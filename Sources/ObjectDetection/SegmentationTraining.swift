@@ -43,10 +43,13 @@ public struct TrainingProgress: Sendable {
     public var step: Int, steps: Int
     public var loss: Double
     public var slicesPerSecond: Double
+    /// This step's own losses (not running means), by name, with the sum as `total`: for scalar logs.
+    public var stepLosses: [String: Double]
 
-    public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, slicesPerSecond: Double) {
+    public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, slicesPerSecond: Double,
+                stepLosses: [String: Double] = [:]) {
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
-        self.loss = loss; self.slicesPerSecond = slicesPerSecond
+        self.loss = loss; self.slicesPerSecond = slicesPerSecond; self.stepLosses = stepLosses
     }
 }
 
@@ -114,7 +117,9 @@ public final class SegmentationTrainer {
                 let elapsed = Date().timeIntervalSince(start)
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: step + 1,
                                           steps: order.count, loss: totalLoss / Double(used),
-                                          slicesPerSecond: Double(step + 1) / max(elapsed, 1e-9)))
+                                          slicesPerSecond: Double(step + 1) / max(elapsed, 1e-9),
+                                          stepLosses: losses.values.mapValues(Double.init)
+                                            .merging(["total": Double(total.value.scalar)]) { a, _ in a }))
             }
             let validationLoss = try validation.flatMap { try self.validationLoss($0, epoch: epoch) }
             history.append(EpochRecord(

@@ -324,7 +324,9 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         try store.writeAtomically(try _JSON.encode(record), to: folder.appendingPathComponent("run.json"), durable: false)
         OutputExport.linkOutputs(of: record, into: folder, store: store)
-        try RunReportPage.write(record, store: store, folder: folder)
+        let presentations = graph.stages.compactMap { s in (s.kind as? PresentsMetrics).map { (s.kind.name, $0.metricPresentation) } }
+        try RunReportPage.write(record, store: store, folder: folder,
+                                presentations: Dictionary(presentations, uniquingKeysWith: { first, _ in first }))
     }
 
     static func stub(_ s: ResolvedStage, status: StageStatus, reason: String) -> StageRunRecord {

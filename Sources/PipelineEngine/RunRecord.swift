@@ -22,6 +22,13 @@ public struct GateVerdict: Codable, Sendable, Equatable {
 
 /// One stage's part in a run.
 public struct StageRunRecord: Codable, Sendable {
+    /// The reason shown to a person: why it ran (as `plan` says it), else why it was skipped or failed,
+    /// else "up to date" for a cache hit.
+    public var whyText: String {
+        if let runReasons, !runReasons.isEmpty { return runReasons.joined(separator: "; ") }
+        return reason ?? (status == .cached ? "up to date" : "")
+    }
+
     /// Resolved name.
     public var name: String
     /// Name in the file.

@@ -8,7 +8,7 @@ struct Masknet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "masknet",
         abstract: "Rerun, check and extend COVID-CT-Mask-Net: lesion segmentation and COVID-19 classification.",
-        subcommands: [Model.self, Bench.self, CocoEval.self, Synth.self, Run.self, Plan.self, Why.self, Dag.self, Status.self, Metrics.self, Schema.self, GC.self, Stage.self, Export.self, Infer.self, ConvertCheckpoint.self]
+        subcommands: [Model.self, Bench.self, CocoEval.self, Synth.self, Run.self, Plan.self, Why.self, Dag.self, Status.self, Metrics.self, Report.self, Schema.self, GC.self, Stage.self, Export.self, Infer.self, ConvertCheckpoint.self]
     )
 
     /// Checks OpenBLAS's kernels against the CPU before any command runs, then parses and runs.
