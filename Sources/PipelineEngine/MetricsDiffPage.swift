@@ -36,7 +36,7 @@ public enum MetricsDiffPage {
         </head>
         <body>
         <h1>Metrics of two runs</h1>
-        <p class="meta">\(h(a.pipeline)) run <code>\(h(a.id))</code> (\(h(a.status))) against \(h(b.pipeline)) run <code>\(h(b.id))</code> (\(h(b.status))); headline metrics in bold, change is second minus first.</p>
+        <p class="meta">\(h(a.pipeline)) run <code>\(h(a.id))</code> (\(h(a.status.rawValue))) against \(h(b.pipeline)) run <code>\(h(b.id))</code> (\(h(b.status.rawValue))); headline metrics in bold, change is second minus first.</p>
         \(sections.joined(separator: "\n"))
         </body>
         </html>

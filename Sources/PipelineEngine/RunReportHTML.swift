@@ -53,7 +53,7 @@ struct RunReportHTML {
     """
 
     func header() -> String {
-        let status = run.status == "succeeded" ? "pass" : (run.status == "running" ? "neutral" : "fail")
+        let status = run.status == .succeeded ? "pass" : (run.status == .running ? "neutral" : "fail")
         var facts = ["started \(run.startedAt)"]
         if let end = run.finishedAt { facts.append("finished \(end)") }
         facts.append("seed \(run.seed)")
@@ -65,7 +65,7 @@ struct RunReportHTML {
         return """
         <header>
         <h1>\(h(run.pipeline))</h1>
-        <p class="meta">Run <code>\(h(run.id))</code> · <span class="badge \(status)">\(h(run.status))</span> · \(h(facts.joined(separator: " · ")))</p>
+        <p class="meta">Run <code>\(h(run.id))</code> · <span class="badge \(status)">\(h(run.status.rawValue))</span> · \(h(facts.joined(separator: " · ")))</p>
         \(machine.isEmpty ? "" : "<p class=\"meta\">\(h(machine.joined(separator: " · ")))</p>")
         </header>
         """
@@ -76,7 +76,7 @@ struct RunReportHTML {
     func verdictSection() -> String {
         let verdicts = run.verdicts
         guard !verdicts.isEmpty else {
-            return "<section id=\"verdict\"><h2>Verdict</h2><p class=\"summary neutral\">No gates in this pipeline; status \(h(run.status)).</p></section>"
+            return "<section id=\"verdict\"><h2>Verdict</h2><p class=\"summary neutral\">No gates in this pipeline; status \(h(run.status.rawValue)).</p></section>"
         }
         let failed = verdicts.filter { !$0.passed }.count
         let headline = failed == 0 ? "All \(verdicts.count) gates pass" : "\(failed) of \(verdicts.count) gates fail"
@@ -116,7 +116,7 @@ struct RunReportHTML {
             }
             let log = stage.log.map { "<a href=\"\(h($0))\">log</a>" } ?? ""
             rows.append("""
-            <tr><td>\(h(stage.name))</td><td>\(h(stage.kind))</td><td><span class="badge \(status)">\(h(stage.status))</span></td>\
+            <tr><td>\(h(stage.name))</td><td>\(h(stage.kind))</td><td><span class="badge \(status)">\(h(stage.status.rawValue))</span></td>\
             <td class="reason">\(h(stage.whyText))</td><td class="num">\(RunReportPage.wallTime(stage.wallSeconds))</td>\
             <td class="num">\(RunReportPage.memory(stage.peakMemoryBytes))</td><td>\(log)</td></tr>
             """)

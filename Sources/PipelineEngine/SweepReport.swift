@@ -15,7 +15,7 @@ struct SweepReport {
     /// `values[cell][column]`.
     var values: [[Double?]]
     /// Wall time and status per cell and stage base name.
-    var statuses: [[String: String]]
+    var statuses: [[String: StageStatus]]
 
     enum Role { case quality, cost, other }
 
@@ -78,7 +78,7 @@ struct SweepReport {
             + columns.map { "<th>\(h($0.label))<br><span class=\"reason\">\(h($0.stage))</span></th>" }.joined()
         var rows: [String] = []
         for (i, cell) in cells.enumerated() {
-            let failed = statuses[i].values.contains { $0 == "failed" || $0 == "skipped" || $0 == "interrupted" }
+            let failed = statuses[i].values.contains { $0.isUnfinished }
             let coords = dimensions.map { "<td>\(h(cell[$0] ?? ""))</td>" }.joined()
             let metrics = values[i].map { "<td class=\"num\">\($0.map { h(SweepReport.format($0)) } ?? "—")</td>" }.joined()
             rows.append("<tr\(failed ? " class=\"fail\"" : "")>\(coords)\(metrics)</tr>")
