@@ -128,7 +128,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
         var states = Dictionary(order.map { ($0.name, State.waiting) }, uniquingKeysWith: { a, _ in a })
         var stageRecords: [String: StageRunRecord] = [:]
-        var inFlight: [String: (stage: ResolvedStage, reasons: [String])] = [:]
+        var inFlight: [String: (stage: ResolvedStage, reasons: [String], job: StageJob)] = [:]
         var stopNew = false
         let jobs = max(1, options.jobs)
         let history = RunHistory(store: store)
@@ -210,10 +210,11 @@ public final class PipelineRunner: @unchecked Sendable {
                     let statusFile = folder.appendingPathComponent("status/\(file).json")
                     unlink(statusFile.path)
                     states[s.name] = .running
-                    inFlight[s.name] = (s, reasons)
+                    let job = StageJob(key: spec.key, stage: s.name, baseName: s.baseName, kind: s.kind, statusFile: statusFile,
+                                       executorLog: folder.appendingPathComponent("logs/\(file).exec.log"), force: isForced)
+                    inFlight[s.name] = (s, reasons, job)
                     events(.stageStarted(stage: s.name, key: spec.key, reason: reasons.joined(separator: "; ")))
-                    batch.append(StageJob(key: spec.key, stage: s.name, baseName: s.baseName, kind: s.kind, statusFile: statusFile,
-                                          executorLog: folder.appendingPathComponent("logs/\(file).exec.log"), force: isForced))
+                    batch.append(job)
                 }
             }
             return batch
@@ -238,7 +239,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
         /// Reads a finished job's outcome from the store.
         func collect(_ job: StageJob) {
-            guard let (s, reasons) = inFlight.removeValue(forKey: job.stage) else { return }
+            guard let (s, reasons, _) = inFlight.removeValue(forKey: job.stage) else { return }
             var rec = PipelineRunner.stub(s, status: .failed, reason: "")
             rec.key = job.key
             rec.components = try? StageSpec(storedIn: store, key: job.key).components
@@ -282,6 +283,9 @@ public final class PipelineRunner: @unchecked Sendable {
                 if inFlight.isEmpty { finishedSink.finish() }
             }
         }
+        // Cancellation ends the loop above early; the executors have finished by now (the group waited
+        // for them), so the outcomes of the stages they stopped are in the store.
+        for (_, pending) in inFlight.sorted(by: { $0.key < $1.key }) { collect(pending.job) }
 
         let cancelled = Task.isCancelled || isCancelled
         for s in order where stageRecords[s.name] == nil {
