@@ -112,7 +112,7 @@ struct TrainClassifierStage: StageKind {
 /// `evaluate_classifier`: confusion matrix and classification metrics (spec §7.2).
 struct EvaluateClassifierStage: StageKind {
     let name = "evaluate_classifier"
-    let version = "1"
+    let version = "2"  // 2: reports `slices`, the trial count Wilson gates pool
     let summary = "Confusion matrix, accuracy, per-class sensitivity/specificity/precision/F1 and kappa of a classifier."
     let parameters: [ParameterSpec] = [
         ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
@@ -125,7 +125,7 @@ struct EvaluateClassifierStage: StageKind {
     ]
     let determinism = Determinism.deterministic
     var reportedMetrics: [String] {
-        ["accuracy", "balanced_accuracy", "macro_f1", "cohens_kappa"] + ["control", "cp", "covid"].flatMap { c in
+        ["accuracy", "slices", "balanced_accuracy", "macro_f1", "cohens_kappa"] + ["control", "cp", "covid"].flatMap { c in
             ["sensitivity", "specificity", "precision", "f1"].map { "\($0)_\(c)" }
         }
     }

@@ -136,6 +136,8 @@ public enum ClassifierEvaluationWorkflow {
         metrics["balanced_accuracy"] = report.balancedAccuracy
         metrics["macro_f1"] = report.macroF1
         metrics["cohens_kappa"] = report.cohensKappa
+        // The number of slices evaluated: the trials behind `accuracy`, which Wilson intervals pool.
+        metrics["slices"] = Double(report.confusion.total)
         for (index, name) in ["control", "cp", "covid"].enumerated() where index < report.classes.count {
             let c = report.classes[index]
             metrics["sensitivity_\(name)"] = c.sensitivity

@@ -73,6 +73,8 @@ public enum PipelineSchema {
                         : ["type": "object", "propertyNames": ["enum": .array(kind.reportedMetrics.map { .string($0) })],
                            "additionalProperties": ["$ref": "#/$defs/gate"]],
                     "seed": ["type": "integer", "minimum": 0, "description": "Replaces the seed derived from the pipeline seed."],
+                    "replicates": ["type": "integer", "minimum": 1, "maximum": .number(Double(_ParseState.maxReplicates)),
+                                   "description": "Run N seeded replicates stage[replicate=1…N]; downstream stages follow cell by cell."],
                 ],
                 "required": ["kind"],
                 "additionalProperties": false,
@@ -84,14 +86,34 @@ public enum PipelineSchema {
             "pattern": "^(file:.+|[A-Za-z_][A-Za-z0-9_-]*(\\..+)?)$",
             "description": "stage.output (one output), stage (all outputs as a directory) or file:path (a workspace file, hashed by content).",
         ]
-        defs["gate"] = [
+        defs["bounds"] = [
             "type": "object",
-            "properties": [
-                "min": ["type": "number"], "max": ["type": "number"], "target": ["type": "number"],
-                "tolerance": ["type": "number", "minimum": 0], "reference": ["type": "number"], "source": ["type": "string"],
-            ],
+            "properties": ["min": ["type": "number"], "max": ["type": "number"], "target": ["type": "number"],
+                           "tolerance": ["type": "number", "minimum": 0]],
             "additionalProperties": false,
             "anyOf": [["required": ["min"]], ["required": ["max"]], ["required": ["target", "tolerance"]]],
+        ]
+        var gateProperties: [String: JSONValue] = [
+            "min": ["oneOf": [["type": "number"], ["$ref": "#/$defs/bounds"]],
+                    "description": "A number bounds each cell's value; a mapping bounds the minimum over the cells."],
+            "max": ["oneOf": [["type": "number"], ["$ref": "#/$defs/bounds"]],
+                    "description": "A number bounds each cell's value; a mapping bounds the maximum over the cells."],
+            "target": ["type": "number"],
+            "tolerance": ["type": "number", "minimum": 0], "reference": ["type": "number"], "source": ["type": "string"],
+            "trials": ["type": "string", "description": "The metric counting each cell's trials (Wilson intervals)."],
+            "no_worse_than": ["const": "baseline", "description": "Compare with --baseline RUN|FILE (Welch one-sided t at 0.05)."],
+            "margin": ["type": "number", "minimum": 0, "description": "The drop of the mean allowed before a regression is tested."],
+        ]
+        for statistic in ["mean", "std", "ci95_low", "ci95_high", "wilson95_low", "wilson95_high"] {
+            gateProperties[statistic] = ["$ref": "#/$defs/bounds"]
+        }
+        defs["gate"] = [
+            "type": "object",
+            "properties": .object(gateProperties),
+            "additionalProperties": false,
+            "anyOf": .array(["min", "max", "mean", "std", "ci95_low", "ci95_high", "wilson95_low", "wilson95_high", "no_worse_than"]
+                .map { ["required": [.string($0)]] } + [["required": ["target", "tolerance"]]]),
+            "dependentRequired": ["margin": ["no_worse_than"], "wilson95_low": ["trials"], "wilson95_high": ["trials"]],
         ]
         return [
             "$schema": "https://json-schema.org/draft/2020-12/schema",

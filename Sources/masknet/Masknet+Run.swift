@@ -23,6 +23,7 @@ extension Masknet {
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
         @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
+        @Option(name: .long, help: "What no_worse_than: baseline gates compare with: a run id (prefix, 'last') or a file from `masknet metrics export`.") var baseline: String?
         @Flag(name: .long, help: "Print only failures.") var quiet = false
         @Flag(name: .long, help: "Print one JSON event per line on stdout.") var json = false
         @OptionGroup var storeOptions: StoreOptions
@@ -34,6 +35,10 @@ extension Masknet {
         func run() throws {
             let graph = try loadGraph(pipeline, overrides: overrides)
             let store = try storeOptions.open()
+            let baselineSnapshot: MetricsSnapshot?
+            do { baselineSnapshot = try baseline.map { try MetricsSnapshot.resolve($0, store: store) } } catch let e as EngineError {
+                throw ValidationError("--baseline: \(e.message)")
+            }
             let runner = PipelineRunner(store: store)
             var style = ConsoleReporter.Style.plain
             if json { style = .json } else if quiet { style = .quiet } else if isatty(2) != 0 { style = .live }
@@ -59,6 +64,7 @@ extension Masknet {
             options.keepGoing = keepGoing
             options.junit = junit.map { URL(fileURLWithPath: $0) }
             options.environment = runEnvironment()
+            options.baseline = baselineSnapshot
             let record: RunRecord
             do {
                 record = try runner.run(graph, options: options, events: { reporter.handle($0) })
