@@ -55,8 +55,8 @@ final class StatisticsTests: XCTestCase {
         let x = [0.582, 0.449, 0.578]
         let ci = ReplicateStatistics.studentInterval95(x)!
         let half = 4.302652729911275 * ReplicateStatistics.standardDeviation(x) / 3.0.squareRoot()
-        XCTAssertEqual(ci.low, ReplicateStatistics.mean(x) - half, accuracy: 1e-12)
-        XCTAssertEqual(ci.high, ReplicateStatistics.mean(x) + half, accuracy: 1e-12)
+        XCTAssertEqual(ci.low, ReplicateStatistics.mean(x) - half, accuracy: 1e-9)  // the bisected quantile agrees with SciPy to ~1e-10
+        XCTAssertEqual(ci.high, ReplicateStatistics.mean(x) + half, accuracy: 1e-9)
         XCTAssertNil(ReplicateStatistics.studentInterval95([0.5]))
     }
 
