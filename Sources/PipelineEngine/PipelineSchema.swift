@@ -113,7 +113,6 @@ public enum PipelineSchema {
             "additionalProperties": false,
             "anyOf": .array(["min", "max", "mean", "std", "ci95_low", "ci95_high", "wilson95_low", "wilson95_high", "no_worse_than"]
                 .map { ["required": [.string($0)]] } + [["required": ["target", "tolerance"]]]),
-            "dependentRequired": ["margin": ["no_worse_than"], "wilson95_low": ["trials"], "wilson95_high": ["trials"]],
         ]
         return [
             "$schema": "https://json-schema.org/draft/2020-12/schema",
