@@ -118,7 +118,8 @@ struct TrainClassifierStage: StageKind {
 struct EvaluateClassifierStage: StageKind {
     let name = "evaluate_classifier"
     // 2: figures/ in the evaluation folder; Wilson bounds of accuracy, sensitivity and specificity as metrics.
-    let version = "2"
+    // 3: also reports `slices`, the trial count Wilson gates pool.
+    let version = "3"
     let summary = "Confusion matrix, accuracy, per-class sensitivity/specificity/precision/F1 and kappa of a classifier."
     let parameters: [ParameterSpec] = [
         ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
@@ -131,7 +132,7 @@ struct EvaluateClassifierStage: StageKind {
     ]
     let determinism = Determinism.deterministic
     var reportedMetrics: [String] {
-        ["accuracy", "accuracy_lower", "accuracy_upper", "balanced_accuracy", "macro_f1", "cohens_kappa"]
+        ["accuracy", "slices", "accuracy_lower", "accuracy_upper", "balanced_accuracy", "macro_f1", "cohens_kappa"]
             + ["control", "cp", "covid"].flatMap { c in
                 ["sensitivity", "specificity", "precision", "f1"].map { "\($0)_\(c)" }
                     + ["sensitivity", "specificity"].flatMap { ["\($0)_\(c)_lower", "\($0)_\(c)_upper"] }

@@ -175,6 +175,8 @@ public enum ClassifierEvaluationWorkflow {
         metrics["cohens_kappa"] = report.cohensKappa
         metrics["accuracy_lower"] = report.accuracyInterval?.lower
         metrics["accuracy_upper"] = report.accuracyInterval?.upper
+        // The number of slices evaluated: the trials behind `accuracy`, which Wilson intervals pool.
+        metrics["slices"] = Double(report.confusion.total)
         for (index, name) in ["control", "cp", "covid"].enumerated() where index < report.classes.count {
             let c = report.classes[index]
             metrics["sensitivity_\(name)"] = c.sensitivity

@@ -63,6 +63,17 @@ public struct Expectation: Sendable, Equatable {
     public var source: String?
     /// Where the gate is written.
     public var location: SourceLocation
+    /// Aggregate gates over the cells of a swept stage: statistic (`mean`, `min`, `max`, `std`,
+    /// `ci95_low`, `ci95_high`, `wilson95_low`, `wilson95_high`) → bounds on it. Empty for a plain gate.
+    public var aggregates: [String: Expectation] = [:]
+    /// The metric holding each cell's number of trials (test slices), for Wilson intervals of a proportion.
+    public var trials: String?
+    /// `no_worse_than: baseline` with this margin: fails when the cells' mean is below the baseline's by
+    /// more than the margin and Welch's one-sided t test at 0.05 agrees.
+    public var baselineMargin: Double?
+
+    /// Whether the gate has bounds that every cell's own value must meet.
+    public var checksEachCell: Bool { minimum != nil || maximum != nil || target != nil }
 
     /// Checks a value; returns nil when it passes, or why it fails.
     public func failure(for value: Double) -> String? {
@@ -108,6 +119,9 @@ public struct StageDefinition: Sendable {
     public var expectations: [Expectation]
     /// A `seed:` that replaces the derived seed.
     public var seedOverride: UInt64?
+    /// `replicates: N`: N cells `stage[replicate=1…N]` with seeds derived from the replicate index;
+    /// nil when the stage is not replicated.
+    public var replicates: Int? = nil
     /// Where the stage is written.
     public var location: SourceLocation
 }

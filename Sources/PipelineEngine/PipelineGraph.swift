@@ -80,8 +80,14 @@ public struct PipelineGraph: Sendable {
         for s in order {
             let def = defs[s]!
             var d: [String: [JSONValue]] = def.matrix
+            if let n = def.replicates { d[PipelineGraph.replicateAxis] = (1...n).map { .integer($0) } }
             for up in Set(def.inputs.values.compactMap(\.stageName)) {
                 for (k, v) in dims[up] ?? [:] {
+                    if k == PipelineGraph.replicateAxis && def.replicates != nil {
+                        problems.append(Diagnostic(location: def.location, keyPath: "stages.\(s).replicates",
+                                                   message: "upstream stage '\(up)' is already replicated; this stage follows its replicates cell by cell, so remove replicates: here"))
+                        continue
+                    }
                     if let existing = d[k], existing != v || (def.matrix[k] != nil && !def.pipelineSwept.contains(k)) {
                         problems.append(Diagnostic(location: def.location, keyPath: "stages.\(s).matrix.\(k)",
                                                    message: "'\(k)' is already swept by upstream stage '\(up)'; sweep it in one place"))
@@ -128,7 +134,12 @@ public struct PipelineGraph: Sendable {
                     }
                 }
                 let values = ParameterValues(params)
-                let seed = def.seedOverride ?? PipelineGraph.deriveSeed(definition.seed, stage: s)
+                let seed: UInt64
+                if let replicate = cell[PipelineGraph.replicateAxis]?.intValue {
+                    seed = PipelineGraph.deriveSeed(def.seedOverride ?? definition.seed, stage: s, replicate: replicate)
+                } else {
+                    seed = def.seedOverride ?? PipelineGraph.deriveSeed(definition.seed, stage: s)
+                }
                 resolved.append(ResolvedStage(
                     name: PipelineGraph.cellName(s, cell), baseName: s, kind: kind, parameters: values, inputs: inputs,
                     outputNames: kind.outputNames(for: values), seed: seed, expectations: def.expectations, cell: cell,
@@ -153,6 +164,18 @@ public struct PipelineGraph: Sendable {
     /// so renaming another stage or adding sweep cells never changes it.
     public static func deriveSeed(_ pipelineSeed: UInt64, stage: String) -> UInt64 {
         let digest = SHA256.hash(data: Data("masknet-seed-v1\u{0}\(pipelineSeed)\u{0}\(stage)".utf8))
+        return digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The sweep coordinate of `replicates: N`: cells `stage[replicate=1]` … `stage[replicate=N]`.
+    public static let replicateAxis = "replicate"
+
+    /// The seed of replicate `replicate` (1-based) of a stage, in a replicated stage and every stage that
+    /// follows it cell by cell: the first 8 bytes of SHA-256 over the base seed (the stage's `seed:` if
+    /// given, else the pipeline seed), the stage's base name and the replicate index. It depends on
+    /// neither N nor the other replicates, so growing N keeps every existing cell's key (and cache entry).
+    public static func deriveSeed(_ baseSeed: UInt64, stage: String, replicate: Int) -> UInt64 {
+        let digest = SHA256.hash(data: Data("masknet-seed-v1\u{0}\(baseSeed)\u{0}\(stage)\u{0}replicate=\(replicate)".utf8))
         return digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 

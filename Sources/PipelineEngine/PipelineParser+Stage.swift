@@ -74,12 +74,24 @@ extension _ParseState {
         let expectations = self.expectations(input)
         let seedOverride = input.fields["seed"].flatMap { seedValue($0.value, "\(input.path).seed") }
         if let d = input.fields["description"] { _ = scalarString(d.value, "\(input.path).description") }
+        let replicates = input.fields["replicates"].flatMap { replicateCount($0.value, "\(input.path).replicates") }
 
         guard diagnostics.count == before else { return nil }
         return StageDefinition(name: input.name, kind: input.kind.name, parameters: parameters.values, explicitParameters: parameters.explicit,
                                inputs: inputs, matrix: sweep.axes, cells: sweep.cells, pipelineSwept: sweep.pipelineSwept,
-                               expectations: expectations, seedOverride: seedOverride, location: loc(input.node))
+                               expectations: expectations, seedOverride: seedOverride, replicates: replicates, location: loc(input.node))
     }
+
+    /// `replicates: N`, a whole number from 1 to `maxReplicates`.
+    mutating func replicateCount(_ node: Node, _ path: String) -> Int? {
+        guard case .scalar(let s) = node, case .int(let n) = plain(s), n >= 1, n <= _ParseState.maxReplicates else {
+            error(node, path, "replicates is a whole number of seeded runs from 1 to \(_ParseState.maxReplicates), found \(describe(node))"); return nil
+        }
+        return n
+    }
+
+    /// The most replicates a stage may ask for (each is a full run of the stage).
+    static let maxReplicates = 1000
 
     /// Parameter values in order of precedence: defaults, shared `params:`, shared `--set`, the stage's
     /// `params:`, the stage's `--set`.

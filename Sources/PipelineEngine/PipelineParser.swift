@@ -15,7 +15,7 @@ public struct PipelineParser {
     public init(registry: KindRegistry) { self.registry = registry }
 
     static let topLevelKeys = ["pipeline", "description", "seed", "params", "matrix", "stages"]
-    static let stageKeys = ["kind", "description", "params", "inputs", "matrix", "expect", "seed", "resources", "retries"]  // resources/retries: read by executors (SlurmExecution), never part of a key
+    static let stageKeys = ["kind", "description", "params", "inputs", "matrix", "expect", "seed", "resources", "retries", "replicates"]  // resources/retries: read by executors (SlurmExecution), never part of a key
 
     /// Reads and validates a pipeline file. `overrides` are `--set key=value` strings.
     public func parse(file: URL, overrides: [String] = []) throws -> PipelineDefinition {

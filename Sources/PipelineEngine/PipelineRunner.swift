@@ -45,6 +45,8 @@ public struct RunOptions: Sendable {
     public var executor: any Executor = LocalExecutor()
     /// Environment description for the run record (tool version, OS, CPU, BLAS…).
     public var environment: [String: String] = [:]
+    /// What `no_worse_than: baseline` gates compare with (`--baseline RUN|FILE`).
+    public var baseline: MetricsSnapshot?
 
     /// Default options.
     public init() {}
@@ -295,6 +297,8 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         record.stages = order.map { stageRecords[$0.name]! }
         let anyFailed = record.stages.contains { $0.status.isUnfinished }
+        let aggregates = AggregateGates.verdicts(graph: graph, record: record, baseline: options.baseline)
+        if !aggregates.isEmpty { record.aggregateGates = aggregates }
         let gatesFailed = record.verdicts.contains { !$0.passed }
         if cancelled { record.status = .interrupted; record.exitCode = RunExitCode.interrupted }
         else if anyFailed { record.status = .failed; record.exitCode = RunExitCode.stageFailed }
@@ -351,7 +355,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Gate verdicts of a stage for its metrics.
     public static func gates(_ s: ResolvedStage, metrics: [String: Double]) -> [GateVerdict] {
-        s.expectations.map { g in
+        s.expectations.filter(\.checksEachCell).map { g in
             guard let v = metrics[g.metric] else {
                 return GateVerdict(stage: s.name, metric: g.metric, condition: g.condition, value: nil, passed: false,
                                    message: "metric '\(g.metric)' was not reported\(_suggestion(g.metric, among: Array(metrics.keys)))",

@@ -75,6 +75,8 @@ public enum PipelineSchema {
                     "seed": ["type": "integer", "minimum": 0, "description": "Replaces the seed derived from the pipeline seed."],
                     "resources": ["type": "object", "description": "What a cluster job asks for (cpus, mem, time, gpus, partition, account, qos, constraint, extra); see Schemas/slurm-profile.schema.json#/$defs/resources. Never part of the stage key."],
                     "retries": ["type": "integer", "minimum": 0, "description": "Resubmissions after a node failure, preemption or time-out on a cluster. Never part of the stage key."],
+                    "replicates": ["type": "integer", "minimum": 1, "maximum": .number(Double(_ParseState.maxReplicates)),
+                                   "description": "Run N seeded replicates stage[replicate=1…N]; downstream stages follow cell by cell."],
                 ],
                 "required": ["kind"],
                 "additionalProperties": false,
@@ -86,14 +88,33 @@ public enum PipelineSchema {
             "pattern": "^(file:.+|[A-Za-z_][A-Za-z0-9_-]*(\\..+)?)$",
             "description": "stage.output (one output), stage (all outputs as a directory) or file:path (a workspace file, hashed by content).",
         ]
-        defs["gate"] = [
+        defs["bounds"] = [
             "type": "object",
-            "properties": [
-                "min": ["type": "number"], "max": ["type": "number"], "target": ["type": "number"],
-                "tolerance": ["type": "number", "minimum": 0], "reference": ["type": "number"], "source": ["type": "string"],
-            ],
+            "properties": ["min": ["type": "number"], "max": ["type": "number"], "target": ["type": "number"],
+                           "tolerance": ["type": "number", "minimum": 0]],
             "additionalProperties": false,
             "anyOf": [["required": ["min"]], ["required": ["max"]], ["required": ["target", "tolerance"]]],
+        ]
+        var gateProperties: [String: JSONValue] = [
+            "min": ["oneOf": [["type": "number"], ["$ref": "#/$defs/bounds"]],
+                    "description": "A number bounds each cell's value; a mapping bounds the minimum over the cells."],
+            "max": ["oneOf": [["type": "number"], ["$ref": "#/$defs/bounds"]],
+                    "description": "A number bounds each cell's value; a mapping bounds the maximum over the cells."],
+            "target": ["type": "number"],
+            "tolerance": ["type": "number", "minimum": 0], "reference": ["type": "number"], "source": ["type": "string"],
+            "trials": ["type": "string", "description": "The metric counting each cell's trials (Wilson intervals)."],
+            "no_worse_than": ["const": "baseline", "description": "Compare with --baseline RUN|FILE (Welch one-sided t at 0.05)."],
+            "margin": ["type": "number", "minimum": 0, "description": "The drop of the mean allowed before a regression is tested."],
+        ]
+        for statistic in ["mean", "std", "ci95_low", "ci95_high", "wilson95_low", "wilson95_high"] {
+            gateProperties[statistic] = ["$ref": "#/$defs/bounds"]
+        }
+        defs["gate"] = [
+            "type": "object",
+            "properties": .object(gateProperties),
+            "additionalProperties": false,
+            "anyOf": .array(["min", "max", "mean", "std", "ci95_low", "ci95_high", "wilson95_low", "wilson95_high", "no_worse_than"]
+                .map { ["required": [.string($0)]] } + [["required": ["target", "tolerance"]]]),
         ]
         return [
             "$schema": "https://json-schema.org/draft/2020-12/schema",

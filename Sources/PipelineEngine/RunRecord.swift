@@ -18,6 +18,10 @@ public struct GateVerdict: Codable, Sendable, Equatable {
     public var reference: Double?
     /// The reference's source, if given.
     public var source: String?
+    /// For aggregate and baseline gates: every cell's value behind the aggregate.
+    public var cells: [CellValue]? = nil
+    /// For aggregate and baseline gates: the numbers behind the verdict (interval, test statistic).
+    public var detail: String? = nil
 }
 
 /// One stage's part in a run.
@@ -95,8 +99,11 @@ public struct RunRecord: Codable, Sendable {
     /// Stages in topological order.
     public var stages: [StageRunRecord]
 
-    /// All gate verdicts.
-    public var verdicts: [GateVerdict] { stages.flatMap(\.gates) }
+    /// Aggregate and baseline gate verdicts, one per swept stage's group of cells (nil in older records).
+    public var aggregateGates: [GateVerdict]? = nil
+
+    /// All gate verdicts: each cell's, then the aggregate and baseline ones.
+    public var verdicts: [GateVerdict] { stages.flatMap(\.gates) + (aggregateGates ?? []) }
 }
 
 /// Exit codes of `masknet run` (documented in `masknet run --help`).
@@ -162,7 +169,9 @@ public enum RunReports {
         var lines = ["| stage | metric | value | condition | verdict | reference |", "|---|---|---|---|---|---|"]
         for v in verdicts {
             let ref = v.reference.map { "\(_num($0))" + (v.source.map { " (\($0))" } ?? "") } ?? (v.source ?? "")
-            lines.append("| \(v.stage) | \(v.metric) | \(v.value.map(_num) ?? "—") | \(v.condition) | \(v.passed ? "pass" : "FAIL: \(v.message)") | \(ref) |")
+            let cells = v.cells.map { " over " + $0.map { "\($0.cell) \(_num4($0.value))" }.joined(separator: ", ") } ?? ""
+            let detail = v.passed ? (v.detail.map { " (\($0))" } ?? "") : ""
+            lines.append("| \(v.stage) | \(v.metric) | \(v.value.map(_num) ?? "—")\(cells) | \(v.condition) | \(v.passed ? "pass" : "FAIL: \(v.message)")\(detail) | \(ref) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -186,6 +195,14 @@ public enum RunReports {
                 if !g.passed { failures += 1 }
                 cases.append("    <testcase classname=\"\(esc(run.pipeline)).gates\" name=\"\(esc(name))\">\(f)</testcase>")
             }
+        }
+        for g in run.aggregateGates ?? [] {
+            // Aggregate gates: the cells' values and the numbers behind the verdict go in the body.
+            let values = (g.cells ?? []).map { "\($0.cell) = \(_num4($0.value))" }.joined(separator: "; ")
+            let body = "value \(g.value.map(_num) ?? "missing") over \(values.isEmpty ? "no cells" : values)\(g.detail.map { "; \($0)" } ?? "")"
+            let f = g.passed ? "<system-out>\(esc(body))</system-out>" : "<failure message=\"\(esc(g.message))\">\(esc(body))</failure>"
+            if !g.passed { failures += 1 }
+            cases.append("    <testcase classname=\"\(esc(run.pipeline)).aggregate-gates\" name=\"\(esc("\(g.stage): \(g.metric) \(g.condition)"))\">\(f)</testcase>")
         }
         return """
         <?xml version="1.0" encoding="UTF-8"?>

@@ -28,6 +28,7 @@ extension Masknet {
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
         @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
+        @Option(name: .long, help: "What no_worse_than: baseline gates compare with: a run id (prefix, 'last') or a file from `masknet metrics export`.") var baseline: String?
         @Flag(name: .long, help: "Print only failures.") var quiet = false
         @Flag(name: .long, help: "Print one JSON event per line on stdout.") var json = false
         @OptionGroup var storeOptions: StoreOptions
@@ -46,6 +47,10 @@ extension Masknet {
             }
             let graph = try loadGraph(pipeline, overrides: overrides)
             let store = try storeOptions.open()
+            let baselineSnapshot: MetricsSnapshot?
+            do { baselineSnapshot = try baseline.map { try MetricsSnapshot.resolve($0, store: store) } } catch let e as EngineError {
+                throw ValidationError("--baseline: \(e.message)")
+            }
             let profile = try slurm.loadProfile()
             let executorName = executor ?? profile.executor ?? "local"
             if slurm.detach {
@@ -82,6 +87,7 @@ extension Masknet {
             case "slurm": options.executor = try slurm.executor(for: graph, profile: profile)
             default: options.executor = LocalExecutor()
             }
+            options.baseline = baselineSnapshot
             let record: RunRecord
             do {
                 record = try runner.run(graph, options: options, events: { reporter.handle($0) })
