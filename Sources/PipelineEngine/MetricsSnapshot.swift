@@ -57,7 +57,7 @@ public struct MetricsSnapshot: Codable, Sendable {
         pipeline = run.pipeline
         self.run = run.id
         seed = run.seed
-        stages = run.stages.map { Stage(name: $0.name, baseName: $0.baseName, cell: $0.cell, status: $0.status, metrics: $0.metrics) }
+        stages = run.stages.map { Stage(name: $0.name, baseName: $0.baseName, cell: $0.cell, status: $0.status.rawValue, metrics: $0.metrics) }
     }
 
     /// Reads a file `masknet metrics export` wrote; errors name the file and what is wrong.
