@@ -109,7 +109,7 @@ final class ReportBrowserTests: XCTestCase {
         let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: file), registry: registry)
         let store = try ArtifactStore(root: root.appendingPathComponent("store"))
         let run = try PipelineRunner(store: store).run(graph, options: RunOptions(), events: { _ in })
-        XCTAssertEqual(run.status, "succeeded", "\(run.stages.map { "\($0.name): \($0.status) \($0.reason ?? "")" })")
+        XCTAssertEqual(run.status, .succeeded, "\(run.stages.map { "\($0.name): \($0.status) \($0.reason ?? "")" })")
         let folder = store.runFolder(run.id)
         let page = folder.appendingPathComponent("report.html")
         let html = try String(contentsOf: page, encoding: .utf8)

@@ -18,12 +18,12 @@ final class RunReportPageTests: XCTestCase {
                      GateVerdict(stage: "eval", metric: "other", condition: "<= 1", value: 2, passed: false, message: "2 > 1",
                                  reference: nil, source: nil)]
         let stage = StageRunRecord(name: "eval", baseName: "eval", cell: [:], kind: "evaluate", version: "1", determinism: "deterministic",
-                                   status: "computed", reason: "not in the store", key: "k", components: nil,
+                                   status: .computed, reason: "not in the store", key: "k", components: nil,
                                    outputs: ["chart.svg": chart],
                                    metrics: ["score": 0.75, "score_lower": 0.6, "score_upper": 0.85, "other": 2, "zeta": 9, "alpha": 1],
                                    gates: gates, wallSeconds: 12.5, peakMemoryBytes: 64 << 20, log: "logs/eval.log")
         let run = RunRecord(id: "20260101-000000-test-abc", pipeline: "test", file: "t.yaml", seed: "1", overrides: [],
-                            startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z", status: "gates_failed",
+                            startedAt: "2026-01-01T00:00:00Z", finishedAt: "2026-01-01T00:01:00Z", status: .gatesFailed,
                             exitCode: 3, pid: 1, environment: [:], stages: [stage])
         let folder = root.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
