@@ -171,35 +171,30 @@ public final class PipelineRunner: @unchecked Sendable {
                     for d in s.dependencies { if case .done(let o)? = states[d] { upstream[d] = o } }
                     let isForced = forced.contains(s.name)
                     var rec = PipelineRunner.stub(s, status: .failed, reason: "")
-                    let spec: StageSpec
-                    do { spec = try cache.spec(s, upstream: upstream, files: .importing) } catch {
-                        rec.reason = "\(error)"
-                        events(.stageFailed(stage: s.name, message: "\(error)"))
-                        stageRecords[s.name] = rec
-                        states[s.name] = .failed
-                        if !options.keepGoing { stopNew = true }
-                        changed = true
-                        continue
-                    }
-                    var damage: String?
-                    if !isForced {
-                        switch cache.lookup(spec.key, repair: true) {
-                        case .hit(let hit):
-                            events(.stageCached(stage: s.name, key: spec.key))
-                            rec.key = spec.key; rec.components = spec.components
-                            stageRecords[s.name] = finish(rec, s, hit, status: .cached, reason: "up to date")
-                            states[s.name] = .done(hit.outputs)
-                            changed = true
-                            continue
-                        case .damaged(let problem):
-                            damage = problem
-                            events(.damaged(stage: s.name, problem: "\(problem); recomputing"))
-                        case .miss: break
+                    // Building the spec and storing it are the two steps that can fail before the stage starts.
+                    let spec: StageSpec, reasons: [String]
+                    do {
+                        spec = try cache.spec(s, upstream: upstream, files: .importing)
+                        var damage: String?
+                        if !isForced {
+                            switch cache.lookup(spec.key, repair: true) {
+                            case .hit(let hit):
+                                events(.stageCached(stage: s.name, key: spec.key))
+                                rec.key = spec.key; rec.components = spec.components
+                                stageRecords[s.name] = finish(rec, s, hit, status: .cached, reason: "up to date")
+                                states[s.name] = .done(hit.outputs)
+                                changed = true
+                                continue
+                            case .damaged(let problem):
+                                damage = problem
+                                events(.damaged(stage: s.name, problem: "\(problem); recomputing"))
+                            case .miss: break
+                            }
                         }
-                    }
-                    let reasons = StageCache.reasons(s, now: spec, last: cache.lastComponents(s, pipeline: graph.definition.name, history: history),
-                                                     pendingUpstream: [], forced: isForced, damage: damage)
-                    do { try store.writeSpec(spec.key, spec.data) } catch {
+                        reasons = StageCache.reasons(s, now: spec, last: cache.lastComponents(s, pipeline: graph.definition.name, history: history),
+                                                         pendingUpstream: [], forced: isForced, damage: damage)
+                        try store.writeSpec(spec.key, spec.data)
+                    } catch {
                         rec.reason = "\(error)"
                         events(.stageFailed(stage: s.name, message: "\(error)"))
                         stageRecords[s.name] = rec
