@@ -19,6 +19,8 @@ public struct ClassifierTrainingConfiguration: Codable, Equatable, Sendable {
     public var batchSize = 8
     /// Adam learning rate.
     public var learningRate = 1e-5
+    /// How the rate changes over the run (the seed keeps it constant).
+    public var learningRateSchedule = LearningRateSchedule.constant
     /// Adam L2 weight decay (added to the gradient, B24).
     public var weightDecay = 1e-3
     /// BCE on one-hot labels (seed) or softmax cross-entropy (B9).
@@ -150,6 +152,9 @@ public final class ClassifierTrainer {
                 let logits = concatenateRows(outputs)
                 let loss = loss(logits, labels: labels)
                 tape.backward(from: loss)
+                optimizer.learningRate = configuration.learningRateSchedule.learningRate(
+                    base: configuration.learningRate, epoch: epoch, step: batchStart, steps: order.count,
+                    totalEpochs: configuration.epochs)
                 optimizer.step()
                 optimizer.zeroGradients()
                 lossSum += Double(loss.value.scalar)
@@ -159,6 +164,7 @@ public final class ClassifierTrainer {
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: min(order.count, batchStart + batch.count),
                                           steps: order.count, loss: lossSum / Double(batches),
                                           slicesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9),
+                                          learningRate: optimizer.learningRate,
                                           stepLosses: ["total": Double(loss.value.scalar)]))
             }
             var validationLoss: Double? = nil, validationAccuracy: Double? = nil

@@ -66,6 +66,7 @@ struct TrainClassifierStage: StageKind {
         ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
         ParameterSpec("batch_size", .integer, default: 8, minimum: 1, maximum: 4096, description: "Images per optimizer step."),
         ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
+    ] + StageSupport.learningRateScheduleParameters + [
         ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1, description: "L2 weight decay."),
         ParameterSpec("loss", .choice(["bce", "softmax"]), default: "bce",
                       description: "Sigmoid BCE on one-hot labels (seed) or softmax cross-entropy."),
@@ -90,6 +91,7 @@ struct TrainClassifierStage: StageKind {
         training.epochs = p.int("epochs")
         training.batchSize = p.int("batch_size")
         training.learningRate = p.double("learning_rate")
+        training.learningRateSchedule = try StageSupport.learningRateSchedule(p, stage: context.stageName)
         training.weightDecay = p.double("weight_decay")
         training.loss = ClassifierLoss(rawValue: p.string("loss"))!
         training.checkpointEvery = p.int("checkpoint_every")

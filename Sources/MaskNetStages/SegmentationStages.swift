@@ -13,6 +13,7 @@ struct TrainSegmentationStage: StageKind {
     let parameters: [ParameterSpec] = StageSupport.detectorParameters + [
         ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
         ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
+    ] + StageSupport.learningRateScheduleParameters + [
         ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1,
                       description: "L2 weight decay added to the gradient (seed), or decoupled with decoupled_weight_decay."),
         ParameterSpec("decoupled_weight_decay", .boolean, default: false, description: "AdamW-style decay instead of L2."),
@@ -34,6 +35,7 @@ struct TrainSegmentationStage: StageKind {
         var training = SegmentationTrainingConfiguration()
         training.epochs = p.int("epochs")
         training.learningRate = p.double("learning_rate")
+        training.learningRateSchedule = try StageSupport.learningRateSchedule(p, stage: context.stageName)
         training.weightDecay = p.double("weight_decay")
         training.decoupledWeightDecay = p.bool("decoupled_weight_decay")
         training.checkpointEvery = p.int("checkpoint_every")

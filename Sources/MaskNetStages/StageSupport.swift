@@ -1,5 +1,6 @@
 import Foundation
 import MaskNetWorkflows
+import NeuralNetwork
 import ObjectDetection
 import PipelineEngine
 import VisionBackbones
@@ -77,6 +78,40 @@ enum StageSupport {
         ParameterSpec("area_threshold", .integer, default: 100, minimum: 0,
                       description: "Lesion components of at most this many pixels are dropped (strict >, spec §1.1.4)."),
     ]
+
+    /// Parameters of the learning-rate schedule, shared by the training kinds.
+    static let learningRateScheduleParameters: [ParameterSpec] = [
+        ParameterSpec("lr_schedule", .choice(["constant", "cosine", "step"]), default: "constant",
+                      description: "How the rate changes: constant (the seed), cosine (half a cosine per step from learning_rate down to lr_floor × learning_rate at the last step), or step (multiplied by lr_gamma at each of lr_milestones)."),
+        ParameterSpec("lr_floor", .number, default: 0, minimum: 0, maximum: 1,
+                      description: "Cosine schedule only: the final rate as a fraction of learning_rate."),
+        ParameterSpec("lr_milestones", .list(.integer), default: [], minimum: 1,
+                      description: "Step schedule only: epochs (1-based count of completed epochs) after which the rate is multiplied by lr_gamma."),
+        ParameterSpec("lr_gamma", .number, default: 0.1, minimum: 0, maximum: 1,
+                      description: "Step schedule only: the factor applied at each milestone."),
+    ]
+
+    /// The schedule from `learningRateScheduleParameters`, refusing settings that would be silently ignored.
+    static func learningRateSchedule(_ p: ParameterValues, stage: String) throws -> LearningRateSchedule {
+        let milestones = (p["lr_milestones"]?.arrayValue ?? []).compactMap(\.intValue)
+        switch p.string("lr_schedule") {
+        case "cosine":
+            guard milestones.isEmpty else {
+                throw WorkflowError("\(stage): lr_milestones \(milestones) only apply to lr_schedule 'step', not 'cosine'; remove them or set lr_schedule: step")
+            }
+            return .cosine(floor: p.double("lr_floor"))
+        case "step":
+            guard !milestones.isEmpty else {
+                throw WorkflowError("\(stage): lr_schedule 'step' needs lr_milestones (for example lr_milestones: [8, 11])")
+            }
+            return .step(milestones: milestones, gamma: p.double("lr_gamma"))
+        default:
+            guard milestones.isEmpty else {
+                throw WorkflowError("\(stage): lr_milestones \(milestones) are ignored by lr_schedule 'constant'; set lr_schedule: step or remove them")
+            }
+            return .constant
+        }
+    }
 
     /// The detector configuration from the shared detector parameters.
     static func detectorConfiguration(_ p: ParameterValues) -> MaskRCNNConfiguration {

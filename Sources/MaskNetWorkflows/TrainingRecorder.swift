@@ -35,7 +35,7 @@ final class TrainingRecorder {
     /// One optimizer step.
     func step(_ progress: TrainingProgress) {
         stepsPerEpoch = max(progress.steps, 1)
-        var scalars = ["learning_rate": learningRate, "throughput/slices_per_second": progress.slicesPerSecond]
+        var scalars = ["learning_rate": progress.learningRate ?? learningRate, "throughput/slices_per_second": progress.slicesPerSecond]
         for (name, value) in progress.stepLosses {
             scalars[name == "total" ? "loss/total" : "loss/" + (name.hasPrefix("loss_") ? String(name.dropFirst(5)) : name)] = value
         }

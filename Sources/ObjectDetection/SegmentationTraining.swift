@@ -7,6 +7,8 @@ public struct SegmentationTrainingConfiguration: Codable, Equatable, Sendable {
     /// Total epochs (B13: the total, not "additional").
     public var epochs = 50
     public var learningRate = 1e-5
+    /// How the rate changes over the run (the seed keeps it constant).
+    public var learningRateSchedule = LearningRateSchedule.constant
     public var weightDecay = 1e-3
     /// AdamW-style decoupled weight decay instead of the seed's L2 (B24 option).
     public var decoupledWeightDecay = false
@@ -37,13 +39,16 @@ public struct TrainingProgress: Sendable {
     public var step: Int, steps: Int
     public var loss: Double
     public var slicesPerSecond: Double
+    /// The learning rate this step used.
+    public var learningRate: Double?
     /// This step's own losses (not running means), by name, with the sum as `total`: for scalar logs.
     public var stepLosses: [String: Double]
 
     public init(epoch: Int, epochs: Int, step: Int, steps: Int, loss: Double, slicesPerSecond: Double,
-                stepLosses: [String: Double] = [:]) {
+                learningRate: Double? = nil, stepLosses: [String: Double] = [:]) {
         self.epoch = epoch; self.epochs = epochs; self.step = step; self.steps = steps
-        self.loss = loss; self.slicesPerSecond = slicesPerSecond; self.stepLosses = stepLosses
+        self.loss = loss; self.slicesPerSecond = slicesPerSecond; self.learningRate = learningRate
+        self.stepLosses = stepLosses
     }
 }
 
@@ -103,6 +108,9 @@ public final class SegmentationTrainer {
                                           generator: &sampling)
                 let total = losses.total
                 tape.backward(from: total)
+                optimizer.learningRate = configuration.learningRateSchedule.learningRate(
+                    base: configuration.learningRate, epoch: epoch, step: step, steps: order.count,
+                    totalEpochs: configuration.epochs)
                 optimizer.step()
                 optimizer.zeroGradients()
                 totalLoss += Double(total.value.scalar)
@@ -112,6 +120,7 @@ public final class SegmentationTrainer {
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: step + 1,
                                           steps: order.count, loss: totalLoss / Double(used),
                                           slicesPerSecond: Double(step + 1) / max(elapsed, 1e-9),
+                                          learningRate: optimizer.learningRate,
                                           stepLosses: losses.values.mapValues(Double.init)
                                             .merging(["total": Double(total.value.scalar)]) { a, _ in a }))
             }

@@ -71,6 +71,22 @@ public final class FileStateTable: @unchecked Sendable {
         return (digest, size)
     }
 
+    /// Drops the lines of files that no longer exist or whose stat tuple changed since they were hashed (a
+    /// rehash would replace them anyway), then rewrites the table with one line per remaining path. Returns
+    /// how many paths were dropped. `masknet gc` calls it; the caller must exclude concurrent runs.
+    @discardableResult
+    public func prune(dryRun: Bool = false) -> Int {
+        _lock.lock(); defer { _lock.unlock() }
+        _loadIfNeeded()
+        guard let entries = _entries else { return 0 }
+        let stale = entries.filter { path, entry in FileStateTable.stamp(path) != entry.stamp }.map(\.key)
+        guard !dryRun else { return stale.count }
+        for path in stale { _entries?[path] = nil }
+        if _appendDescriptor >= 0 { close(_appendDescriptor); _appendDescriptor = -1 }
+        if !stale.isEmpty || _lines > entries.count { _compact() }
+        return stale.count
+    }
+
     static func stamp(_ path: String) -> Stamp? {
         var st = stat()
         guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }

@@ -30,6 +30,8 @@ public struct GCReport: Sendable {
     public var removedObjects = 0
     /// Bytes freed.
     public var freedBytes: Int64 = 0
+    /// Paths dropped from the file state table (deleted or changed since they were hashed).
+    public var prunedStateEntries = 0
     /// Kept runs.
     public var keptRuns = 0
 }
@@ -110,6 +112,7 @@ extension ArtifactStore {
         for sub in ["tmp", "scratch"] {
             for name in (try? FileManager.default.contentsOfDirectory(atPath: dir(sub).path)) ?? [] { remove(dir(sub).appendingPathComponent(name)) }
         }
+        report.prunedStateEntries = stateTable.prune(dryRun: options.dryRun)
         return report
     }
 }

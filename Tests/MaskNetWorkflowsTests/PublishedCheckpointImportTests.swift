@@ -91,6 +91,29 @@ final class PublishedCheckpointImportTests: XCTestCase {
         assertSameTensors(state, rebuilt.parameters.stateDictionary())
     }
 
+    /// Writes a seed-layout segmentation checkpoint (R18-t1, both classes) and a classifier checkpoint with our
+    /// `.pth` writer, each beside a safetensors file of the same tensors, for `Tools/check_swift_written_pth.py`
+    /// to open with `torch.load`. Runs only when MASKNET_PTH_FOR_PYTHON names a folder (a developer check:
+    /// CI has no torch).
+    func testWriteForTorchLoad() throws {
+        guard let folder = ProcessInfo.processInfo.environment["MASKNET_PTH_FOR_PYTHON"] else {
+            throw XCTSkip("set MASKNET_PTH_FOR_PYTHON=FOLDER to write .pth files for Tools/check_swift_written_pth.py")
+        }
+        let out = URL(fileURLWithPath: folder)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let detector = MaskRCNNConfiguration(backbone: BackboneConfiguration(depth: .resnet18, truncation: 1), maskType: .both)
+        let segmentation = MaskRCNN(configuration: detector, seed: 11).parameters.stateDictionary()
+        let classifier = CovidCTMaskNet(configuration: ClassifierConfiguration(detector: detector, roiBatchSize: 128, features: 256),
+                                        seed: 12).parameters.stateDictionary()
+        for (name, state) in [("lightweight_segmentation_model_resnet18_t1", segmentation),
+                              ("lightweight_classifier_resnet18_t1", classifier)] {
+            try TorchCheckpointWriter.write(CheckpointImport.seedLayoutCheckpoint(
+                state, anchorSizes: detector.anchorSizes, aspectRatios: detector.aspectRatios, epoch: 7, modelName: name),
+                to: out.appendingPathComponent(name + ".pth"))
+            try state.write(to: out.appendingPathComponent(name + ".safetensors"))
+        }
+    }
+
     func testMisshapedPthListsEveryTensor() throws {
         let configuration = MaskRCNNConfiguration(backbone: BackboneConfiguration(depth: .resnet18, truncation: 1), maskType: .both)
         var state = MaskRCNN(configuration: configuration, seed: 1).parameters.stateDictionary()

@@ -155,4 +155,35 @@ final class StageCacheTests: XCTestCase {
         XCTAssertEqual(try s3.store(itemAt: dir, move: false), tree)
         XCTAssertEqual(s3.stateTable.statistics.misses, 0, "neither the files nor their objects were rehashed")
     }
+
+    /// `gc` drops state-table lines of deleted and changed files and keeps the rest answering.
+    func testGarbageCollectionPrunesTheStateTable() throws {
+        let ws = try Workspace()
+        let store = try ws.store()
+        var files: [URL] = []
+        for i in 0..<3 {
+            let file = ws.root.appendingPathComponent("slice\(i).bin")
+            try Data(repeating: UInt8(i), count: 1000).write(to: file)
+            var times = [timeval(tv_sec: time(nil) - 100, tv_usec: 0), timeval(tv_sec: time(nil) - 100, tv_usec: 0)]
+            utimes(file.path, &times)
+            _ = try store.stateTable.digest(of: file)
+            files.append(file)
+        }
+        try FileManager.default.removeItem(at: files[0])
+        try Data(repeating: 9, count: 10).write(to: files[1])
+        let tableFile = store.root.appendingPathComponent("state/files.tsv")
+        XCTAssertEqual(try String(contentsOf: tableFile, encoding: .utf8).split(separator: "\n").count, 3)
+        var options = GCOptions()
+        options.dryRun = true
+        XCTAssertEqual(try ArtifactStore(root: store.root).collectGarbage(options).prunedStateEntries, 2)
+        XCTAssertEqual(try String(contentsOf: tableFile, encoding: .utf8).split(separator: "\n").count, 3, "a dry run changes nothing")
+        options.dryRun = false
+        XCTAssertEqual(try ArtifactStore(root: store.root).collectGarbage(options).prunedStateEntries, 2)
+        let lines = try String(contentsOf: tableFile, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertTrue(lines[0].hasSuffix(files[2].standardizedFileURL.path))
+        let reopened = try ArtifactStore(root: store.root)
+        _ = try reopened.stateTable.digest(of: files[2])
+        XCTAssertEqual(reopened.stateTable.statistics.hits, 1, "the surviving entry still answers")
+    }
 }
