@@ -22,6 +22,8 @@ public struct GateVerdict: Codable, Sendable, Equatable {
     public var cells: [CellValue]? = nil
     /// For aggregate and baseline gates: the numbers behind the verdict (interval, test statistic).
     public var detail: String? = nil
+    /// For aggregate and baseline gates: the same numbers for reports to draw.
+    public var statistics: AggregateStatistics? = nil
 }
 
 /// One stage's part in a run.

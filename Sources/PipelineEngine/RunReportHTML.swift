@@ -50,6 +50,7 @@ struct RunReportHTML {
     figure img.raster{image-rendering:pixelated;width:384px;max-width:100%}
     figcaption{font-size:13px;color:#555}.reason{color:#555;font-size:13px}
     .grid{display:flex;flex-wrap:wrap;gap:8px 18px;align-items:flex-start}
+    .nowrap{white-space:nowrap}.cell{display:inline-block;white-space:nowrap;font-size:12.5px;font-variant-numeric:tabular-nums;background:#f3f5f8;border-radius:4px;padding:0 5px;margin:1px 2px}
     """
 
     func header() -> String {
@@ -96,12 +97,17 @@ struct RunReportHTML {
             }
             rows.append("</tbody>")
         }
+        let cellTable = rows.isEmpty ? "" : """
+        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th><th>reference</th><th>source</th><th>verdict</th></tr></thead>
+        \(rows.joined(separator: "\n"))
+        </table>
+        """
         return """
         <section id="verdict"><h2>Verdict</h2>
         <p class="summary \(failed == 0 ? "pass" : "fail")">\(headline)</p>
-        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th><th>reference</th><th>source</th><th>verdict</th></tr></thead>
-        \(rows.joined(separator: "\n"))
-        </table></section>
+        \(cellTable)
+        \(aggregateSection())
+        </section>
         """
     }
 
