@@ -117,7 +117,7 @@ let package = Package(
                     path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
         .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
-        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
+        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages", "Visualization"],
                     path: "Tests/ReportTests"),
     ],
     swiftLanguageModes: [.v5]
