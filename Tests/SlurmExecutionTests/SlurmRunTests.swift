@@ -92,6 +92,21 @@ final class SlurmRunTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: log), "job log \(log)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: slurmRun.url.appendingPathComponent("slurm/data").path))
+        // The run record and both reports carry each stage's job, node, queue wait and Slurm's own figures.
+        let stages = try slurmRun.json("run.json")["stages"] as? [[String: Any]] ?? []
+        XCTAssertEqual(stages.count, 4)
+        for stage in stages {
+            let placement = stage["placement"] as? [String: Any] ?? [:]
+            XCTAssertEqual(placement["executor"] as? String, "slurm", "\(stage)")
+            XCTAssertFalse((placement["node"] as? String ?? "").isEmpty, "node of \(stage["name"] ?? "")")
+            XCTAssertGreaterThanOrEqual(placement["queueWaitSeconds"] as? Double ?? -1, 0)
+            XCTAssertTrue((placement["source"] as? String ?? "").contains("squeue"), "\(placement)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: slurmRun.url.appendingPathComponent(placement["log"] as? String ?? "-").path))
+        }
+        let markdown = try String(contentsOf: slurmRun.url.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| batch job |") && markdown.contains("queued "), markdown)
+        let html = try String(contentsOf: slurmRun.url.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<th>batch job</th>") && html.contains("job log</a>"))
         // One query per poll for the whole run: never more than the schedule allows, whatever the job count.
         let queries = accounting["status_queries"] as? Int ?? 0
         XCTAssertGreaterThan(queries, 0)
@@ -264,7 +279,7 @@ final class SlurmRunTests: XCTestCase {
 extension SlurmClient {
     /// Every job this user has in the cluster's memory (tests only: the executor always filters by name).
     func allJobs() throws -> [SlurmJobStatus] {
-        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--me", "--format=%A|%F|%K|%T|%r|%N|%j"])
+        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--me", "--format=\(SlurmClient.queueFormat)"])
         return SlurmClient.parseQueue(r.output)
     }
 }
