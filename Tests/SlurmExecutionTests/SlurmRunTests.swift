@@ -189,6 +189,69 @@ final class SlurmRunTests: XCTestCase {
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "9455", "object \(digest)")
     }
 
+    /// The stand-in training of the USR2 test: 30 steps, state in the checkpoint directory after each.
+    static func stepwise(_ name: String) -> String {
+        """
+        pipeline: \(name)
+        stages:
+          train:
+            kind: command
+            params:
+              run: |
+                state="$MASKNET_CHECKPOINT_DIR/state"
+                step=0; sum=0
+                if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
+                while [ "$step" -lt 30 ]; do
+                  step=$((step + 1)); sum=$((sum + step * step))
+                  echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
+                  sleep 0.2
+                done
+                echo "$sum" > result.txt
+              outputs: [result.txt]
+        """
+    }
+
+    /// Starts the stepwise stage on Slurm and returns the driver and the running job's id.
+    func startStepwise(_ name: String) throws -> (MasknetProcess, String, String) {
+        let pipeline = try write("\(name).yaml", SlurmRunTests.stepwise(name))
+        let store = workspace.appendingPathComponent("store").path
+        let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
+                                               workspace.appendingPathComponent("profile.yaml").path], in: workspace)
+        let client = try SlurmTestCluster.client()
+        var jobID = ""
+        try SlurmTestCluster.wait(seconds: 60, "the training job to run") {
+            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
+                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/train/") { jobID = row.jobID; return true }
+            }
+            return false
+        }
+        return (driver, jobID, store)
+    }
+
+    /// The stage's result and how many jobs ran it.
+    func stepwiseOutcome(_ store: String) throws -> (result: String, jobs: Int) {
+        let run = try RunFolder.latest(in: store)
+        let jobs = try run.accounting()["jobs"] as? [[String: Any]] ?? []
+        let digest = try run.lock()["train"]?.outputs["result.txt"] ?? ""
+        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
+        let text = (try? String(contentsOf: object, encoding: .utf8)) ?? ""
+        return (text.trimmingCharacters(in: .whitespacesAndNewlines), jobs.filter { $0["stage"] as? String == "train" }.count)
+    }
+
+    func testScontrolRequeueIsRefusedForOurJobsSoOnlyMasknetResubmits() throws {
+        let name = "slurm-requeue-\(UUID().uuidString.prefix(6).lowercased())"
+        let (driver, jobID, store) = try startStepwise(name)
+        let client = try SlurmTestCluster.client()
+        let requeue = try client.commandLine.run("scontrol", ["requeue", jobID])
+        XCTAssertFalse(requeue.succeeded, "jobs carry --no-requeue")
+        XCTAssertTrue(requeue.error.contains("disabled"), requeue.error)
+        let result = driver.wait(timeout: 120)
+        XCTAssertEqual(result.status, 0, result.error)
+        let outcome = try stepwiseOutcome(store)
+        XCTAssertEqual(outcome.jobs, 1, "no duplicate job")
+        XCTAssertEqual(outcome.result, "9455")
+    }
+
     func testScancelOfARunningJobFailsTheStageWithCancelledAndTheLogTail() throws {
         let name = "slurm-cancel-\(UUID().uuidString.prefix(6).lowercased())"
         let pipeline = try write("cancel.yaml", """
