@@ -112,6 +112,7 @@ struct RunReportHTML {
     }
 
     func stagesSection() -> String {
+        let batch = run.stages.contains { $0.placement != nil }
         var rows: [String] = []
         for stage in run.stages {
             let status: String
@@ -124,17 +125,24 @@ struct RunReportHTML {
             rows.append("""
             <tr><td>\(h(stage.name))</td><td>\(h(stage.kind))</td><td><span class="badge \(status)">\(h(stage.status.rawValue))</span></td>\
             <td class="reason">\(h(stage.whyText))</td><td class="num">\(RunReportPage.wallTime(stage.wallSeconds))</td>\
-            <td class="num">\(RunReportPage.memory(stage.peakMemoryBytes))</td><td>\(log)</td></tr>
+            <td class="num">\(RunReportPage.memory(stage.peakMemoryBytes))</td>\(batch ? "<td>\(placementCell(stage.placement))</td>" : "")<td>\(log)</td></tr>
             """)
         }
         let total = run.stages.compactMap { $0.status == .computed ? $0.wallSeconds : nil }.reduce(0, +)
         return """
         <section id="stages"><h2>Stages</h2>
         <p class="meta">\(run.stages.filter { $0.status == .computed }.count) computed (\(RunReportPage.wallTime(total)) of stage time), \(run.stages.filter { $0.status == .cached }.count) from the cache. Wall time of cache hits is that of the original computation.</p>
-        <table><thead><tr><th>stage</th><th>kind</th><th>status</th><th>why</th><th>wall time</th><th>peak memory</th><th></th></tr></thead>
+        <table><thead><tr><th>stage</th><th>kind</th><th>status</th><th>why</th><th>wall time</th><th>peak memory</th>\(batch ? "<th>batch job</th>" : "")<th></th></tr></thead>
         \(rows.joined(separator: "\n"))
         </table></section>
         """
+    }
+
+    /// Job, node, queue wait, the batch system's elapsed and MaxRSS (and their source), with the job's log linked.
+    func placementCell(_ placement: StagePlacement?) -> String {
+        guard let placement else { return "—" }
+        let log = placement.log.map { " <a href=\"\(h($0))\">job log</a>" } ?? ""
+        return h(placement.summary) + (placement.source.map { " <span class=\"meta\">(\(h($0)))</span>" } ?? "") + log
     }
 
     func metricsSection() -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SlurmExecution
 import TensorCore
 
 /// The masknet command-line tool: parses, validates and calls the library; it holds no logic of its own.
@@ -14,6 +15,7 @@ struct Masknet: ParsableCommand {
     /// Checks OpenBLAS's kernels against the CPU before any command runs, then parses and runs.
     static func main() {
         ensureOpenBLASMatchesCPU()
+        SlurmClient.installLeaseLiveness()
         main(nil)
     }
 
