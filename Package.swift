@@ -52,10 +52,12 @@ let package = Package(
         // Training scalars: TensorBoard event files (hand-encoded protobuf, CRC32C framing) and metrics.csv.
         .target(name: "ScalarLogging", dependencies: []),
         .target(name: "Visualization", dependencies: ["SVGPlotting"], swiftSettings: optimized),
+        // The detector and the classifier take their label vocabularies (MaskType, CTClass) from CTDatasets,
+        // the lower module: the data set decides the classes, the models count them.
         .target(name: "ObjectDetection",
-                dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
+                dependencies: ["CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "LesionClassifier",
-                dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+                dependencies: ["CTDatasets", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                 swiftSettings: optimized),
 
         // End-to-end tasks on files (data sets, checkpoints, reports) that both the CLI and the stage kinds
@@ -96,10 +98,10 @@ let package = Package(
                     path: "Tests/MaskNetStagesTests"),
         .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
-        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests", resources: [.copy("Fixtures")]),

@@ -129,7 +129,7 @@ public final class RoIHeads {
     public func trainingLosses(_ levels: [Variable], proposals: Tensor, image: TransformedImage,
                                target: DetectionTarget, context: ForwardContext,
                                generator: inout SeededGenerator) -> RoIHeadLosses {
-        let candidates = RegionProposalNetwork.concatenate([proposals, target.boxes])
+        let candidates = Tensor(concatenatingBoxes: [proposals, target.boxes])
         let matches = matcher(BoxOperations.iou(target.boxes, candidates))
         // Class label per candidate: gt label, 0 background, −1 ignored.
         let labels = matches.map { $0 >= 0 ? target.labels[$0] : ($0 == Matcher.belowLowThreshold ? 0 : -1) }
@@ -143,7 +143,7 @@ public final class RoIHeads {
                        negative: [Int], image: TransformedImage, target: DetectionTarget,
                        context: ForwardContext) -> RoIHeadLosses {
         let sampled = positive + negative
-        let sampledBoxes = RegionProposalNetwork.rows(candidates, sampled)
+        let sampledBoxes = candidates.rows(sampled)
         let (logits, deltas) = boxOutputs(levels, rois: sampledBoxes, image: image, context)
         let sampledLabels = sampled.map { labels[$0] }
         let classifierLoss = softmaxCrossEntropy(logits: logits, labels: sampledLabels, reduction: .mean)
@@ -154,8 +154,8 @@ public final class RoIHeads {
         if positive.isEmpty {
             boxLoss = Variable(Tensor(scalar: 0))
         } else {
-            let matchedBoxes = RegionProposalNetwork.rows(target.boxes, positive.map { matches[$0] })
-            let positiveBoxes = RegionProposalNetwork.rows(candidates, positive)
+            let matchedBoxes = target.boxes.rows(positive.map { matches[$0] })
+            let positiveBoxes = candidates.rows(positive)
             let regressionTargets = boxCoder.encode(reference: matchedBoxes, proposals: positiveBoxes)
             boxLoss = smoothL1(gatherBlocks(deltas, rows: positiveRows, blocks: positiveLabels, blockWidth: 4),
                                target: regressionTargets, beta: 1, reduction: .sum)
@@ -164,7 +164,7 @@ public final class RoIHeads {
 
         var maskLoss = Variable(Tensor(scalar: 0))
         if let maskBranch, !positive.isEmpty {
-            let positiveBoxes = RegionProposalNetwork.rows(candidates, positive)
+            let positiveBoxes = candidates.rows(positive)
             let pooled = maskPooler(levels, rois: positiveBoxes, batchIndices: [Int](repeating: 0, count: positive.count),
                                     imageHeight: image.height, imageWidth: image.width)
             let maskLogits = maskBranch(pooled, context)  // [P, n_c, 28, 28]
@@ -205,17 +205,19 @@ public final class RoIHeads {
 
     /// Inference (spec §4.6): candidates, score > threshold, per-class NMS, top detections, masks.
     /// Boxes and masks are in the resized image; `MaskRCNN.detect` maps them to the original image.
+    /// `postProcessing` defaults to the configuration's.
     public func detect(_ levels: [Variable], proposals: Tensor, image: TransformedImage,
-                       context: ForwardContext) -> Detections {
+                       context: ForwardContext, postProcessing: DetectionPostProcessing? = nil) -> Detections {
+        let filter = postProcessing ?? configuration.postProcessing
         let (logits, deltas) = boxOutputs(levels, rois: proposals, image: image, context)
         let all = candidates(logits: logits.value, deltas: deltas.value, proposals: proposals, image: image)
-        let passing = all.scores.indices.filter { all.scores[$0] > configuration.boxScoreThreshold }
+        let passing = all.scores.indices.filter { all.scores[$0] > filter.scoreThreshold }
         let passingBoxes = Tensor(shape: [passing.count, 4], scalars: passing.flatMap { all.boxes[(4 * $0)..<(4 * $0 + 4)] })
         let keep = BoxOperations.batchedNMS(boxes: passingBoxes, scores: passing.map { all.scores[$0] },
                                             groups: passing.map { all.labels[$0] },
-                                            iouThreshold: configuration.boxNMSThreshold)
-            .prefix(configuration.detectionsPerImage)
-        let finalBoxes = RegionProposalNetwork.rows(passingBoxes, Array(keep))
+                                            iouThreshold: filter.nmsThreshold)
+            .prefix(filter.detectionsPerImage)
+        let finalBoxes = passingBoxes.rows(Array(keep))
         let scores = keep.map { all.scores[passing[$0]] }
         let labels = keep.map { all.labels[passing[$0]] }
         var masks = Tensor(shape: [0, 28, 28])
