@@ -93,21 +93,26 @@ let package = Package(
             "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
         ], swiftSettings: optimized),
 
+        // What several test targets share: one `assertClose` with one set of default tolerances, temporary
+        // folders, and a pipeline workspace (store + kind registry + run). A regular target, so test targets
+        // can depend on it; nothing in Sources/ does.
+        .target(name: "TestSupport", dependencies: ["TensorCore", "PipelineEngine"], path: "Tests/TestSupport"),
+
         // Test targets: one per module.
-        .testTarget(name: "MaskNetStagesTests", dependencies: ["MaskNetStages", "PipelineEngine"],
+        .testTarget(name: "MaskNetStagesTests", dependencies: ["TestSupport", "MaskNetStages", "PipelineEngine"],
                     path: "Tests/MaskNetStagesTests"),
         .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "LesionClassifierTests", dependencies: ["TestSupport", "LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
-        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["TestSupport", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "VisionBackbonesTests", dependencies: ["TestSupport", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],
                     path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["TestSupport", "NeuralNetwork", "TensorCore"],
                     path: "Tests/NeuralNetworkTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], path: "Tests/ImageIOTests",
                     resources: [.copy("Fixtures")]),
@@ -117,9 +122,9 @@ let package = Package(
                     path: "Tests/TorchSerializationTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses", "ImageIO", "NeuralNetwork", "EvaluationMetrics"],
                     path: "Tests/FuzzHarnessesTests"),
-        .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
+        .testTarget(name: "PipelineEngineTests", dependencies: ["TestSupport", "PipelineEngine"], path: "Tests/PipelineEngineTests"),
         .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
-        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
                     path: "Tests/ReportTests"),
     ],
     swiftLanguageModes: [.v5]

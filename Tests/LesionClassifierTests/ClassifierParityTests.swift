@@ -3,6 +3,7 @@ import LesionClassifier
 import NeuralNetwork
 import ObjectDetection
 import TensorCore
+import TestSupport
 import VisionBackbones
 import XCTest
 
