@@ -124,6 +124,11 @@ let package = Package(
                     path: "Tests/FuzzHarnessesTests"),
         .testTarget(name: "PipelineEngineTests", dependencies: ["TestSupport", "PipelineEngine"], path: "Tests/PipelineEngineTests"),
         .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
+        // The CLI: help-text snapshots of every command (Snapshots/, read through #filePath) and the built
+        // binary's exit codes.
+        .testTarget(name: "MasknetCLITests", dependencies: [
+            "masknet", "PipelineEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Tests/MasknetCLITests", exclude: ["Snapshots"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
                     path: "Tests/ReportTests"),
     ],
