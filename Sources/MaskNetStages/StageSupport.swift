@@ -1,6 +1,7 @@
 import CTDatasets
 import Foundation
 import MaskNetWorkflows
+import NeuralNetwork
 import ObjectDetection
 import PipelineEngine
 import VisionBackbones

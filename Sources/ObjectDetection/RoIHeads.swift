@@ -2,84 +2,11 @@ import Foundation
 import NeuralNetwork
 import TensorCore
 
-/// TwoMLPHead (spec §4.2): flatten each 256×7×7 RoI channel-major → fc6 → ReLU → fc7 → ReLU.
-public final class TwoMLPHead {
-    let fc6: Linear, fc7: Linear
-
-    public init(_ scope: ParameterScope, inFeatures: Int, representationSize: Int, generator: inout SeededGenerator) {
-        fc6 = Linear(scope.child("fc6"), inFeatures: inFeatures, outFeatures: representationSize, generator: &generator)
-        fc7 = Linear(scope.child("fc7"), inFeatures: representationSize, outFeatures: representationSize, generator: &generator)
-    }
-
-    /// `[R, 256, 7, 7]` → `[R, representation]`.
-    public func callAsFunction(_ pooled: Variable, _ context: ForwardContext) -> Variable {
-        relu(fc7(relu(fc6(flatten(pooled), context)), context))
-    }
-}
-
-/// FastRCNNPredictor (spec §4.3): class logits `[R, n_c]` and class-specific deltas `[R, 4·n_c]`.
-public final class FastRCNNPredictor {
-    let classScore: Linear, boxPrediction: Linear
-
-    public init(_ scope: ParameterScope, inFeatures: Int, classCount: Int, generator: inout SeededGenerator) {
-        classScore = Linear(scope.child("cls_score"), inFeatures: inFeatures, outFeatures: classCount, generator: &generator)
-        boxPrediction = Linear(scope.child("bbox_pred"), inFeatures: inFeatures, outFeatures: 4 * classCount,
-                               generator: &generator)
-    }
-
-    public func callAsFunction(_ features: Variable, _ context: ForwardContext) -> (logits: Variable, deltas: Variable) {
-        (classScore(features, context), boxPrediction(features, context))
-    }
-}
-
-/// MaskRCNNHeads + MaskRCNNPredictor (spec §4.5): 3×3 convs with ReLU, a 2×2 stride-2 transposed conv
-/// with ReLU, and a 1×1 conv to n_c mask logits of 28×28.
-public final class MaskBranch {
-    let convolutions: [Conv2d]
-    let upsample: ConvTranspose2d
-    let logits: Conv2d
-
-    public init(head: ParameterScope, predictor: ParameterScope, layers: [Int], predictorChannels: Int,
-                classCount: Int, generator: inout SeededGenerator) {
-        var inChannels = 256
-        var convolutions: [Conv2d] = []
-        for (index, width) in layers.enumerated() {
-            convolutions.append(Conv2d(head.child("mask_fcn\(index + 1)"), inChannels: inChannels, outChannels: width,
-                                       kernelSize: 3, padding: 1, initialization: .kaimingNormalFanOut,
-                                       generator: &generator))
-            inChannels = width
-        }
-        self.convolutions = convolutions
-        upsample = ConvTranspose2d(predictor.child("conv5_mask"), inChannels: inChannels, outChannels: predictorChannels,
-                                   kernelSize: 2, stride: 2, initialization: .kaimingNormalFanOut, generator: &generator)
-        logits = Conv2d(predictor.child("mask_fcn_logits"), inChannels: predictorChannels, outChannels: classCount,
-                        kernelSize: 1, initialization: .kaimingNormalFanOut, generator: &generator)
-    }
-
-    /// `[P, 256, 14, 14]` → `[P, n_c, 28, 28]` logits.
-    public func callAsFunction(_ pooled: Variable, _ context: ForwardContext) -> Variable {
-        var x = pooled
-        for convolution in convolutions { x = relu(convolution(x, context)) }
-        return logits(relu(upsample(x, context)), context)
-    }
-}
-
 /// The losses of the RoI heads for one image (spec §4.4–4.5).
 public struct RoIHeadLosses {
     public var classifier: Variable
     public var boxRegression: Variable
     public var mask: Variable
-}
-
-/// Detections of one image (spec §4.6).
-public struct Detections {
-    /// `[N, 4]` boxes.
-    public var boxes: Tensor
-    public var scores: [Float]
-    /// Labels 1…n_c−1.
-    public var labels: [Int]
-    /// `[N, H, W]` pasted mask logits (background 0), or `[N, 28, 28]` before pasting.
-    public var masks: Tensor
 }
 
 /// Box and mask heads with training targets, losses and inference post-processing.
