@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
@@ -67,12 +66,13 @@ let package = Package(
             "ObjectDetection", "LesionClassifier", "Visualization", "TorchSerialization", "ScalarLogging", "SVGPlotting",
         ], swiftSettings: optimized),
 
-        // Pipeline engine: knows nothing about ML.
+        // Pipeline engine: knows nothing about ML. Its output is the console reporter, the run records and
+        // per-stage log files; swift-log was declared and never imported (its global bootstrap would be the
+        // only global configuration in the engine), so it is not a dependency.
         .target(name: "PipelineEngine", dependencies: [
             "SVGPlotting",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
         // Running stages as Slurm jobs: the engine's executor seam on sbatch/squeue/scancel (knows nothing about ML).
         .target(name: "SlurmExecution", dependencies: [
@@ -80,8 +80,8 @@ let package = Package(
         ]),
         // The built-in stage kinds: each binds one library call to the engine.
         .target(name: "MaskNetStages", dependencies: [
-            "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
-            "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
+            "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "CTDatasets", "ObjectDetection", "LesionClassifier",
+            "MaskNetWorkflows",
         ]),
         // Every parser of untrusted files as a function of bytes: used by Fuzz/ and replayed by its test.
         .target(name: "FuzzHarnesses", dependencies: [
@@ -89,8 +89,8 @@ let package = Package(
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
-            "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
+            "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "VisionBackbones", "CTDatasets",
+            "EvaluationMetrics", "ObjectDetection", "MaskNetWorkflows",
         ], swiftSettings: optimized),
 
         // What several test targets share: one `assertClose` with one set of default tolerances, temporary
@@ -98,15 +98,15 @@ let package = Package(
         // can depend on it; nothing in Sources/ does.
         .target(name: "TestSupport", dependencies: ["TensorCore", "PipelineEngine"], path: "Tests/TestSupport"),
 
-        // Test targets: one per module.
+        // Test targets: one per module. Every target (above and below) lists exactly the modules it imports.
         .testTarget(name: "MaskNetStagesTests", dependencies: ["TestSupport", "MaskNetStages", "PipelineEngine"],
                     path: "Tests/MaskNetStagesTests"),
-        .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
+        .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones", "TorchSerialization"],
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "LesionClassifierTests", dependencies: ["TestSupport", "LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
-        .testTarget(name: "ObjectDetectionTests", dependencies: ["TestSupport", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["TestSupport", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["TestSupport", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests", resources: [.copy("Fixtures")]),
@@ -127,7 +127,7 @@ let package = Package(
         // The CLI: help-text snapshots of every command (Snapshots/, read through #filePath) and the built
         // binary's exit codes.
         .testTarget(name: "MasknetCLITests", dependencies: [
-            "masknet", "PipelineEngine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "masknet", "PipelineEngine", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tests/MasknetCLITests", exclude: ["Snapshots"]),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
                     path: "Tests/ReportTests"),

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The built `masknet` binary, run as a user runs it: exit codes (0 pass, 1 a stage or the environment
@@ -10,22 +11,17 @@ final class ExitCodeTests: XCTestCase {
     /// The release binary (`swift build -c release` before `swift test`, as Tools/test.sh does).
     static let masknet = packageRoot.appendingPathComponent(".build/release/masknet")
 
-    var root: URL!
+    var folder: TemporaryDirectory!
+    var root: URL { folder.url }
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.masknet.path) else {
             throw XCTSkip("\(Self.masknet.path) is missing: run `swift build -c release` before these tests")
         }
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("masknet-cli-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("masknet-cli")
     }
 
-    override func tearDown() {
-        if let root {
-            _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", root.path]).waitUntilExit()
-            try? FileManager.default.removeItem(at: root)
-        }
-    }
+    override func tearDown() { folder = nil }
 
     /// Runs masknet with `arguments` in `root`; returns the exit status, stdout and stderr.
     func masknet(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
