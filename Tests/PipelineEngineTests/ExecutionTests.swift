@@ -1,17 +1,10 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PipelineEngine
 
 final class ExecutionTests: XCTestCase {
-    let chain = """
-    pipeline: chain
-    seed: 3
-    stages:
-      a: {kind: scale, params: {steps: 1}}
-      b: {kind: scale, params: {steps: 2}, inputs: {source: a.out}}
-      c: {kind: scale, params: {steps: 3}, inputs: {source: b.out}}
-      d: {kind: scale, params: {steps: 4}, inputs: {source: a}}
-    """
+    let chain = chainPipeline
 
     func keys(_ ws: Workspace, _ text: String, overrides: [String] = []) throws -> [String: String] {
         let (r, _) = try ws.run(text, overrides: overrides)

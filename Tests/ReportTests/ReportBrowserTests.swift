@@ -1,6 +1,7 @@
 import Foundation
 import MaskNetStages
 import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The report of a tiny real pipeline run (every ML kind, one stage swept over two truncations) opened
@@ -101,14 +102,10 @@ final class ReportBrowserTests: XCTestCase {
         let chromium = try requireProgram(["chromium", "chromium-browser", "google-chrome"])
         let tidy = try requireProgram(["tidy"])
         let root = Self.packageRoot.appendingPathComponent(".build/report-check")
-        try? FileManager.default.removeItem(at: root)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let file = root.appendingPathComponent("tiny-report.yaml")
-        try Self.pipeline.write(to: file, atomically: true, encoding: .utf8)
-        let registry = MaskNetStageKinds.registry
-        let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: file), registry: registry)
-        let store = try ArtifactStore(root: root.appendingPathComponent("store"))
-        let run = try PipelineRunner(store: store).run(graph, options: RunOptions(), events: { _ in })
+        removeTree(root)
+        let workspace = try PipelineWorkspace(kinds: KindRegistry.builtIn + MaskNetStageKinds.all, root: root)
+        let store = try workspace.store()
+        let (run, _) = try workspace.run(Self.pipeline, name: "tiny-report.yaml")
         XCTAssertEqual(run.status, .succeeded, "\(run.stages.map { "\($0.name): \($0.status) \($0.reason ?? "")" })")
         let folder = store.runFolder(run.id)
         let page = folder.appendingPathComponent("report.html")
