@@ -18,7 +18,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
@@ -52,10 +51,12 @@ let package = Package(
         // Training scalars: TensorBoard event files (hand-encoded protobuf, CRC32C framing) and metrics.csv.
         .target(name: "ScalarLogging", dependencies: []),
         .target(name: "Visualization", dependencies: ["SVGPlotting"], swiftSettings: optimized),
+        // The detector and the classifier take their label vocabularies (MaskType, CTClass) from CTDatasets,
+        // the lower module: the data set decides the classes, the models count them.
         .target(name: "ObjectDetection",
-                dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
+                dependencies: ["CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "LesionClassifier",
-                dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+                dependencies: ["CTDatasets", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                 swiftSettings: optimized),
 
         // End-to-end tasks on files (data sets, checkpoints, reports) that both the CLI and the stage kinds
@@ -65,12 +66,13 @@ let package = Package(
             "ObjectDetection", "LesionClassifier", "Visualization", "TorchSerialization", "ScalarLogging", "SVGPlotting",
         ], swiftSettings: optimized),
 
-        // Pipeline engine: knows nothing about ML.
+        // Pipeline engine: knows nothing about ML. Its output is the console reporter, the run records and
+        // per-stage log files; swift-log was declared and never imported (its global bootstrap would be the
+        // only global configuration in the engine), so it is not a dependency.
         .target(name: "PipelineEngine", dependencies: [
             "SVGPlotting",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
         ]),
         // Running stages as Slurm jobs: the engine's executor seam on sbatch/squeue/scancel (knows nothing about ML).
         .target(name: "SlurmExecution", dependencies: [
@@ -78,8 +80,8 @@ let package = Package(
         ]),
         // The built-in stage kinds: each binds one library call to the engine.
         .target(name: "MaskNetStages", dependencies: [
-            "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO", "CTDatasets",
-            "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
+            "PipelineEngine", "TensorCore", "NeuralNetwork", "VisionBackbones", "CTDatasets", "ObjectDetection", "LesionClassifier",
+            "MaskNetWorkflows",
         ]),
         // Every parser of untrusted files as a function of bytes: used by Fuzz/ and replayed by its test.
         .target(name: "FuzzHarnesses", dependencies: [
@@ -87,25 +89,30 @@ let package = Package(
         ]),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "NeuralNetwork", "VisionBackbones", "ImageIO",
-            "CTDatasets", "EvaluationMetrics", "ObjectDetection", "LesionClassifier", "Visualization", "MaskNetWorkflows",
+            "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "VisionBackbones", "CTDatasets",
+            "EvaluationMetrics", "ObjectDetection", "MaskNetWorkflows",
         ], swiftSettings: optimized),
 
-        // Test targets: one per module.
-        .testTarget(name: "MaskNetStagesTests", dependencies: ["MaskNetStages", "PipelineEngine"],
+        // What several test targets share: one `assertClose` with one set of default tolerances, temporary
+        // folders, and a pipeline workspace (store + kind registry + run). A regular target, so test targets
+        // can depend on it; nothing in Sources/ does.
+        .target(name: "TestSupport", dependencies: ["TensorCore", "PipelineEngine"], path: "Tests/TestSupport"),
+
+        // Test targets: one per module. Every target (above and below) lists exactly the modules it imports.
+        .testTarget(name: "MaskNetStagesTests", dependencies: ["TestSupport", "MaskNetStages", "PipelineEngine"],
                     path: "Tests/MaskNetStagesTests"),
-        .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones"],
+        .testTarget(name: "MaskNetWorkflowsTests", dependencies: ["MaskNetWorkflows", "CTDatasets", "ObjectDetection", "LesionClassifier", "EvaluationMetrics", "ImageIO", "TensorCore", "NeuralNetwork", "VisionBackbones", "TorchSerialization"],
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "LesionClassifierTests", dependencies: ["LesionClassifier", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "LesionClassifierTests", dependencies: ["TestSupport", "LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
-        .testTarget(name: "ObjectDetectionTests", dependencies: ["ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "ObjectDetectionTests", dependencies: ["TestSupport", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "VisionBackbonesTests", dependencies: ["VisionBackbones", "NeuralNetwork", "TensorCore"],
+        .testTarget(name: "VisionBackbonesTests", dependencies: ["TestSupport", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/VisionBackbonesTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationMetricsTests", dependencies: ["EvaluationMetrics"],
                     path: "Tests/EvaluationMetricsTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "NeuralNetworkTests", dependencies: ["NeuralNetwork", "TensorCore"],
+        .testTarget(name: "NeuralNetworkTests", dependencies: ["TestSupport", "NeuralNetwork", "TensorCore"],
                     path: "Tests/NeuralNetworkTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], path: "Tests/ImageIOTests",
                     resources: [.copy("Fixtures")]),
@@ -115,9 +122,14 @@ let package = Package(
                     path: "Tests/TorchSerializationTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "FuzzHarnessesTests", dependencies: ["FuzzHarnesses", "ImageIO", "NeuralNetwork", "EvaluationMetrics"],
                     path: "Tests/FuzzHarnessesTests"),
-        .testTarget(name: "PipelineEngineTests", dependencies: ["PipelineEngine"], path: "Tests/PipelineEngineTests"),
+        .testTarget(name: "PipelineEngineTests", dependencies: ["TestSupport", "PipelineEngine"], path: "Tests/PipelineEngineTests"),
         .testTarget(name: "SlurmExecutionTests", dependencies: ["SlurmExecution", "PipelineEngine"], path: "Tests/SlurmExecutionTests"),
-        .testTarget(name: "ReportTests", dependencies: ["SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages"],
+        // The CLI: help-text snapshots of every command (Snapshots/, read through #filePath) and the built
+        // binary's exit codes.
+        .testTarget(name: "MasknetCLITests", dependencies: [
+            "masknet", "PipelineEngine", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Tests/MasknetCLITests", exclude: ["Snapshots"]),
+        .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages", "Visualization"],
                     path: "Tests/ReportTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -12,11 +12,13 @@ masknet=${MASKNET_BINARY:-$PWD/.build/release/masknet}
 [ -x "$masknet" ] || { echo "slurm-benchmark: build masknet first: swift build -c release" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/masknet-slurm-bench.XXXXXX")
 cluster=""
-cleanup() { [ -z "$cluster" ] || bash Tools/slurm-cluster.sh stop "$cluster" || true; rm -rf "$work"; }
+tools=$PWD/Tools
+# Absolute paths: the runs below happen inside $work. The cluster's watchdog also stops it if this script is killed.
+cleanup() { [ -z "$cluster" ] || bash "$tools/slurm-cluster.sh" stop "$cluster" || true; rm -rf "$work"; }
 trap cleanup EXIT
 if [ -z "${SLURM_CONF:-}" ]; then
     cluster="$work/cluster"
-    eval "$(bash Tools/slurm-cluster.sh start "$cluster")"
+    eval "$(SLURM_CLUSTER_OWNER_PID=$$ bash "$tools/slurm-cluster.sh" start "$cluster")"
 fi
 values=$(seq -s, 1 "$cells" | sed 's/\([0-9]*\)/"\1"/g')
 cat > "$work/bench.yaml" <<YAML

@@ -12,7 +12,10 @@
 # state, spool and log folders in DIR. Daemons run as the calling user (root in CI: slurmd needs it to start
 # jobs as other users; as a normal user the jobs simply run as that user).
 # Environment: SLURM_CLUSTER_MAX_ARRAY_SIZE (default 1001, Slurm's own default) sets MaxArraySize so tests can
-# exercise array splitting by index.
+# exercise array splitting by index. SLURM_CLUSTER_OWNER_PID: a watchdog (pid in DIR/run/watchdog.pid) stops
+# the cluster once that process is gone, even when it was killed with SIGKILL and its traps never ran.
+#
+# Every daemon's pid is in a file under DIR, so `stop DIR` works from any shell, and stops only those pids.
 set -euo pipefail
 
 die() { echo "slurm-cluster: $*" >&2; exit 1; }
@@ -38,8 +41,19 @@ stop_pidfile() {
     kill -KILL "$pid" 2>/dev/null || true
 }
 
+close_inherited_descriptors() {
+    # Daemons started here keep every descriptor they inherit; a caller that learns of this script's exit
+    # by EOF on one (Foundation's Process does) would otherwise wait for the daemons.
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+    done
+}
+
 start() {
     local dir=${1:-}
+    close_inherited_descriptors
     for tool in munged mungekey slurmctld slurmd sinfo scontrol; do
         command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || die "$tool is not installed; run: bash Tools/setup.sh --tests"
     done
@@ -103,6 +117,8 @@ MpiDefault=none
 LaunchParameters=use_interactive_step
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# A partition with site limits, for the tests of limit errors (jobs over them are held with a Partition*Limit reason).
+PartitionName=limited Nodes=ALL MaxTime=2 MaxNodes=1 State=UP
 EOF
     export SLURM_CONF="$dir/slurm.conf"
     slurmctld -f "$SLURM_CONF" || die "slurmctld did not start; see $dir/log/slurmctld.log"
@@ -120,7 +136,24 @@ EOF
         stop "$dir"
         exit 1
     fi
+    if [ -n "${SLURM_CLUSTER_OWNER_PID:-}" ]; then
+        start_watchdog "$dir" "$SLURM_CLUSTER_OWNER_PID"
+    fi
     echo "export SLURM_CONF=$SLURM_CONF"
+}
+
+start_watchdog() {
+    # A detached loop (own session, no terminal, output to the cluster's log) that stops the cluster when
+    # the owner process has ended; `stop` kills it by its pid file first.
+    local dir=$1 owner=$2 script
+    script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+    kill -0 "$owner" 2>/dev/null || die "SLURM_CLUSTER_OWNER_PID=$owner is not a running process"
+    setsid bash -c 'echo $$ > "$1/run/watchdog.pid"; while kill -0 "$2" 2>/dev/null && [ -f "$1/slurm.conf" ]; do sleep 2; done
+                    [ -f "$1/slurm.conf" ] && SLURM_CLUSTER_IN_WATCHDOG=1 bash "$3" stop "$1"' \
+        watchdog "$dir" "$owner" "$script" </dev/null >>"$dir/log/watchdog.log" 2>&1 &
+    local i
+    for i in $(seq 1 50); do [ -s "$dir/run/watchdog.pid" ] && return 0; sleep 0.1; done
+    die "the watchdog did not start"
 }
 
 stop() {
@@ -131,7 +164,9 @@ stop() {
     fi
     [ -f "$dir/slurm.conf" ] || die "$dir holds no cluster started by this script (no slurm.conf)"
     grep -q "^# Written by Tools/slurm-cluster.sh" "$dir/slurm.conf" || die "$dir/slurm.conf was not written by this script; not touching it"
-    # Jobs first, so none outlives its slurmd (with proctrack/linuxproc they are slurmstepd's children).
+    # The watchdog first (unless it is the one stopping the cluster), so it cannot race this stop.
+    [ -n "${SLURM_CLUSTER_IN_WATCHDOG:-}" ] || stop_pidfile "$dir/run/watchdog.pid"
+    # Jobs next, so none outlives its slurmd (with proctrack/linuxproc they are slurmstepd's children).
     SLURM_CONF="$dir/slurm.conf" timeout 10 scancel --user="$(id -un)" >/dev/null 2>&1 || true
     stop_pidfile "$dir/run/slurmd.pid"
     stop_pidfile "$dir/run/slurmctld.pid"

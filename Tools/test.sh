@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (what CI runs, via .ci/run) with a private one-node Slurm up for the Slurm
-# executor's tests: Tools/slurm-cluster.sh starts it, and the trap stops it on every exit, also on failure.
+# executor's tests: Tools/slurm-cluster.sh starts it, and the trap stops it on every exit, also on failure
+# and on INT/TERM/HUP; a watchdog stops it when this script was killed by a signal no trap sees (SIGKILL).
 # Under CI=true the Slurm tests must not be skipped: a missing slurmctld or a skipped Slurm test fails the run.
 # Extra arguments go to `swift test` (e.g. --filter SlurmExecutionTests).
 set -euo pipefail
@@ -11,11 +12,13 @@ ci=false; [ "${CI:-}" = "true" ] && ci=true
 cluster=""
 cleanup() { if [ -n "$cluster" ]; then bash Tools/slurm-cluster.sh stop "$cluster" || true; fi; }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP
 if command -v slurmctld >/dev/null; then
     cluster=$(mktemp -d "${TMPDIR:-/tmp}/masknet-slurm.XXXXXX")
     # A small MaxArraySize so the tests see arrays split by index.
-    eval "$(SLURM_CLUSTER_MAX_ARRAY_SIZE=${SLURM_CLUSTER_MAX_ARRAY_SIZE:-8} bash Tools/slurm-cluster.sh start "$cluster")"
+    # The owner pid arms the cluster's watchdog: if this script is killed outright (SIGKILL, no trap runs),
+    # the cluster still stops within seconds.
+    eval "$(SLURM_CLUSTER_OWNER_PID=$$ SLURM_CLUSTER_MAX_ARRAY_SIZE=${SLURM_CLUSTER_MAX_ARRAY_SIZE:-8} bash Tools/slurm-cluster.sh start "$cluster")"
     echo "test: private Slurm up (SLURM_CONF=$SLURM_CONF)"
 elif $ci; then
     echo "test: slurmctld is not installed, so the Slurm tests would be skipped; run: bash Tools/setup.sh --tests" >&2

@@ -13,6 +13,16 @@ public enum MaskType: String, Sendable, CaseIterable, Codable {
     /// Detector classes including background: 3 for `both`, 2 otherwise (spec §0.1 "n_c").
     public var classCount: Int { self == .both ? 3 : 2 }
 
+    /// Display names of the detector classes, indexed by label (0 is background): the names the seed's
+    /// inference figure gives them (spec §8), used by every overlay, figure and COCO category list.
+    public var classNames: [String] {
+        switch self {
+        case .both: return ["background", "GGO", "CL"]
+        case .ggo: return ["background", "GGO"]
+        case .merge: return ["background", "Lesion"]
+        }
+    }
+
     /// The lesion label of a raw mask value (0 for background), for values already known to be in 0...3.
     @inlinable
     public func label(ofMaskValue value: UInt8) -> Int {

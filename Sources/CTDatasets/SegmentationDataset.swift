@@ -111,29 +111,38 @@ public struct SegmentationDataset: Sendable {
     }
 
     /// Checks every slice before any work starts: both files decode, sizes match, mask values are in 0...3.
-    /// Reads image headers only; decodes every mask. Throws one `DatasetError.problems` listing every problem.
-    public func validate() throws {
+    /// Reads image headers only; decodes every mask once and extracts its instances, so the caller learns
+    /// which slices have a lesion without decoding anything again. Throws one `DatasetError.problems`
+    /// listing every problem.
+    /// - Returns: the number of slices with at least one lesion instance above the area threshold.
+    @discardableResult
+    public func validate() throws -> Int {
         var problems = [String?](repeating: nil, count: count)
+        var hasLesion = [Bool](repeating: false, count: count)
         problems.withUnsafeMutableBufferPointer { slots in
-            let slots = slots
-            parallelFor(count) { index in
-                let (imageURL, maskURL) = files(at: index)
-                do {
-                    let info = try ImageDecoder.info(contentsOf: imageURL)
-                    let mask = try ImageDecoder.decodeLabels(contentsOf: maskURL)
-                    if info.width != mask.width || info.height != mask.height {
-                        throw DatasetError.sizeMismatch(imagePath: imageURL.path, maskPath: maskURL.path,
-                                                        imageSize: "\(info.width)x\(info.height)",
-                                                        maskSize: "\(mask.width)x\(mask.height)")
+            hasLesion.withUnsafeMutableBufferPointer { lesionSlots in
+                let (slots, lesionSlots) = (slots, lesionSlots)
+                parallelFor(count) { index in
+                    let (imageURL, maskURL) = files(at: index)
+                    do {
+                        let info = try ImageDecoder.info(contentsOf: imageURL)
+                        let mask = try ImageDecoder.decodeLabels(contentsOf: maskURL)
+                        if info.width != mask.width || info.height != mask.height {
+                            throw DatasetError.sizeMismatch(imagePath: imageURL.path, maskPath: maskURL.path,
+                                                            imageSize: "\(info.width)x\(info.height)",
+                                                            maskSize: "\(mask.width)x\(mask.height)")
+                        }
+                        let unknown = Set(mask.values.filter { $0 > 3 }).sorted().map(Int.init)
+                        if !unknown.isEmpty { throw DatasetError.unknownMaskValues(path: maskURL.path, values: unknown) }
+                        lesionSlots[index] = !(try extraction.instances(of: mask, path: maskURL.path)).isEmpty
+                    } catch {
+                        slots[index] = "\(error)"
                     }
-                    let unknown = Set(mask.values.filter { $0 > 3 }).sorted().map(Int.init)
-                    if !unknown.isEmpty { throw DatasetError.unknownMaskValues(path: maskURL.path, values: unknown) }
-                } catch {
-                    slots[index] = "\(error)"
                 }
             }
         }
         let lines = problems.compactMap { $0 }
         guard lines.isEmpty else { throw DatasetError.problems(folder: root.path, lines: lines) }
+        return hasLesion.filter { $0 }.count
     }
 }

@@ -1,3 +1,4 @@
+import CTDatasets
 import Foundation
 import NeuralNetwork
 import ObjectDetection
@@ -39,10 +40,10 @@ public struct LabelledSliceSource {
     /// Number of slices.
     public var count: Int
     /// Image `[3, H, W]` in [0, 1], its class, and a stable identity (the file name) for seeding.
-    public var load: (Int) throws -> (image: Tensor, label: SliceClass, identity: String)
+    public var load: (Int) throws -> (image: Tensor, label: CTClass, identity: String)
 
     /// A source of `count` slices served by `load`.
-    public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, label: SliceClass, identity: String)) {
+    public init(count: Int, load: @escaping (Int) throws -> (image: Tensor, label: CTClass, identity: String)) {
         self.count = count
         self.load = load
     }
@@ -94,14 +95,14 @@ public final class ClassifierTrainer {
     }
 
     /// The loss of a batch of logits `[B, 3]` with the configured kind.
-    func loss(_ logits: Variable, labels: [SliceClass]) -> Variable {
+    func loss(_ logits: Variable, labels: [CTClass]) -> Variable {
         Self.loss(logits, labels: labels, kind: configuration.loss)
     }
 
     /// The classifier loss of logits `[B, 3]` (the B single-image outputs stacked) against `labels` (B):
     /// sigmoid BCE against one-hot targets, mean over B·3 elements (spec §5.1), or softmax cross-entropy,
     /// mean over B (B9).
-    public static func loss(_ logits: Variable, labels: [SliceClass], kind: ClassifierLoss) -> Variable {
+    public static func loss(_ logits: Variable, labels: [CTClass], kind: ClassifierLoss) -> Variable {
         precondition(logits.shape == [labels.count, 3], "loss needs logits [B, 3] for B = \(labels.count) labels, got \(logits.shape)")
         switch kind {
         case .binaryCrossEntropy:
@@ -142,7 +143,7 @@ public final class ClassifierTrainer {
                 let batch = order[batchStart..<min(order.count, batchStart + configuration.batchSize)]
                 let tape = GradientTape()
                 let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
-                var outputs: [Variable] = [], labels: [SliceClass] = []
+                var outputs: [Variable] = [], labels: [CTClass] = []
                 for index in batch {
                     let (image, label, identity) = try training.load(index)
                     var padding = Self.paddingGenerator(seed: configuration.seed, identity: identity)
@@ -189,7 +190,7 @@ public final class ClassifierTrainer {
 
     /// Loss (mean over batches of the configured loss), predictions and labels without gradients.
     public func evaluate(_ source: LabelledSliceSource) throws
-        -> (loss: Double, predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
+        -> (loss: Double, predictions: [CTClass], labels: [CTClass], logits: [[Float]]) {
         let evaluation = try ClassifierEvaluation.run(model: model, source: source, seed: configuration.seed)
         var lossSum = 0.0, batches = 0
         for start in stride(from: 0, to: source.count, by: configuration.batchSize) {
@@ -202,11 +203,11 @@ public final class ClassifierTrainer {
     }
 
     /// Argmax per row of `[B, 3]` logits.
-    public static func predictions(_ logits: Tensor) -> [SliceClass] {
+    public static func predictions(_ logits: Tensor) -> [CTClass] {
         let values = logits.scalars
         return (0..<(values.count / 3)).map { row in
             let slice = values[(3 * row)..<(3 * row + 3)]
-            return SliceClass(rawValue: slice.indices.max { slice[$0] < slice[$1] }! - 3 * row)!
+            return CTClass(rawValue: slice.indices.max { slice[$0] < slice[$1] }! - 3 * row)!
         }
     }
 
@@ -250,8 +251,8 @@ public enum ClassifierEvaluation {
     /// Logits, argmax predictions and labels of every slice of `source`, in its order; padding seeded
     /// by `seed` and each slice's identity.
     public static func run(model: CovidCTMaskNet, source: LabelledSliceSource, seed: UInt64) throws
-        -> (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]) {
-        var predictions: [SliceClass] = [], labels: [SliceClass] = [], logits: [[Float]] = []
+        -> (predictions: [CTClass], labels: [CTClass], logits: [[Float]]) {
+        var predictions: [CTClass] = [], labels: [CTClass] = [], logits: [[Float]] = []
         let context = ForwardContext(tape: nil, batchNormMode: .evaluation)
         for index in 0..<source.count {
             let (image, label, identity) = try source.load(index)

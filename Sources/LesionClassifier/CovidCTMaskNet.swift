@@ -4,14 +4,6 @@ import ObjectDetection
 import TensorCore
 import VisionBackbones
 
-/// The three slice classes of COVIDx-CT (spec §1.3).
-public enum SliceClass: Int, CaseIterable, Codable, Sendable {
-    case control = 0, commonPneumonia = 1, covid19 = 2
-
-    /// Display name.
-    public var name: String { ["Control", "CP", "COVID-19"][rawValue] }
-}
-
 /// Classifier settings (spec §4.7, §5, §6.2; Appendix D/B9, B10).
 public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// The detector underneath (backbone, classes, anchors, RPN thresholds). Its box score threshold is

@@ -1,3 +1,4 @@
+import CTDatasets
 import Foundation
 import MaskNetWorkflows
 import ObjectDetection

@@ -44,7 +44,7 @@ struct TrainSegmentationStage: StageKind {
         workflow.areaThreshold = p.int("area_threshold")
         let root = StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation")
         let start = Date()
-        let last = try workflow.run(
+        let outcome = try workflow.run(
             dataset: root, trainSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("train_split")),
             validationSplit: try StageSupport.splitFile(context.input("splits"), name: p.string("validation_split")),
             resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
@@ -53,9 +53,9 @@ struct TrainSegmentationStage: StageKind {
             checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
         var metrics: [String: Double] = ["epochs": Double(training.epochs),
                                          "training_seconds": Date().timeIntervalSince(start),
-                                         "parameters": Double(MaskRCNN(configuration: workflow.model, seed: 0).parameters.trainableCount)]
-        metrics["train_loss"] = last?.trainLoss
-        metrics["validation_loss"] = last?.validationLoss
+                                         "parameters": Double(outcome.trainableParameters)]
+        metrics["train_loss"] = outcome.lastEpoch?.trainLoss
+        metrics["validation_loss"] = outcome.lastEpoch?.validationLoss
         return StageResult(metrics: metrics)
     }
 }
@@ -68,11 +68,7 @@ struct EvaluateMapStage: StageKind {
     let summary = "Seed mAP over IoU 0.50:0.95 and COCO bbox/segm statistics of a segmentation checkpoint."
     let parameters: [ParameterSpec] = [
         ParameterSpec("split", .string, default: "test", description: "Part of the splits input to evaluate on; empty for all slices."),
-        ParameterSpec("score_threshold", .number, default: 0.05, minimum: -1, maximum: 1,
-                      description: "Detections need a class probability above this (confidence_th)."),
-        ParameterSpec("nms_threshold", .number, default: 0.5, minimum: 0, maximum: 1, description: "Per-class NMS IoU (roi_nms_th)."),
-        ParameterSpec("detections_per_image", .integer, default: 128, minimum: 1, description: "Detections kept per slice."),
-        ParameterSpec("mask_logit_threshold", .number, default: 0.5, description: "Mask logit threshold (spec B5: a logit, ≈ p 0.62)."),
+    ] + StageSupport.postProcessingParameters(.evaluation, source: "the seed's mAP script, spec §7.1") + [
         ParameterSpec("area_threshold", .integer, default: 100, minimum: 0, description: "Ground-truth components of at most this many pixels are dropped."),
         ParameterSpec("overlays", .integer, default: 6, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
         ParameterSpec("figure_slices", .integer, default: 4, minimum: 0, maximum: 32,
@@ -98,10 +94,7 @@ struct EvaluateMapStage: StageKind {
     func execute(_ context: StageContext) throws -> StageResult {
         let p = context.parameters
         var workflow = SegmentationEvaluationWorkflow()
-        workflow.scoreThreshold = Float(p.double("score_threshold"))
-        workflow.nmsThreshold = Float(p.double("nms_threshold"))
-        workflow.detectionsPerImage = p.int("detections_per_image")
-        workflow.maskLogitThreshold = Float(p.double("mask_logit_threshold"))
+        workflow.postProcessing = StageSupport.postProcessing(p)
         workflow.areaThreshold = p.int("area_threshold")
         workflow.overlayCount = p.int("overlays")
         workflow.figureSlices = p.int("figure_slices")
@@ -124,11 +117,7 @@ struct InferSegmentationStage: StageKind {
     let name = "infer_segmentation"
     let version = "1"
     let summary = "Run a segmentation checkpoint over a folder of slices: COCO results, label-mask PNGs, overlays."
-    let parameters: [ParameterSpec] = [
-        ParameterSpec("score_threshold", .number, default: 0.05, minimum: -1, maximum: 1, description: "Detections need a class probability above this."),
-        ParameterSpec("nms_threshold", .number, default: 0.5, minimum: 0, maximum: 1, description: "Per-class NMS IoU."),
-        ParameterSpec("detections_per_image", .integer, default: 100, minimum: 1, description: "Detections kept per slice."),
-        ParameterSpec("mask_logit_threshold", .number, default: 0.5, description: "Mask logit threshold (spec B5)."),
+    let parameters: [ParameterSpec] = StageSupport.postProcessingParameters(.inference, source: "the seed's inference script, spec §8") + [
         ParameterSpec("overlays", .integer, default: 20, minimum: 0, description: "Overlay PNGs written for the first this many slices."),
         ParameterSpec("subfolder", .string, default: "segmentation/imgs",
                       description: "Folder of slices inside the images input (empty: the input itself)."),
@@ -148,10 +137,7 @@ struct InferSegmentationStage: StageKind {
         if !subfolder.isEmpty, FileManager.default.fileExists(atPath: images.appendingPathComponent(subfolder).path) {
             images = images.appendingPathComponent(subfolder)
         }
-        let options = SegmentationInferenceOptions(
-            scoreThreshold: Float(p.double("score_threshold")), nmsThreshold: Float(p.double("nms_threshold")),
-            detectionsPerImage: p.int("detections_per_image"), maskLogitThreshold: Float(p.double("mask_logit_threshold")),
-            overlayLimit: p.int("overlays"))
+        let options = SegmentationInferenceOptions(postProcessing: StageSupport.postProcessing(p), overlayLimit: p.int("overlays"))
         let summary = try SegmentationInference.run(checkpoint: StageSupport.input(context, "checkpoint"), images: images,
                                                     output: context.outputURL("inference"), options: options) { done, _, total in
             context.report(StageProgress(step: done, steps: total, unit: "slices", fraction: Double(done) / Double(max(total, 1))))

@@ -1,3 +1,4 @@
+import CTDatasets
 import Foundation
 import MaskNetWorkflows
 import NeuralNetwork
@@ -111,6 +112,32 @@ enum StageSupport {
             }
             return .constant
         }
+    }
+
+    /// The post-processing parameters `evaluate_map` and `infer_segmentation` share; `defaults` come from
+    /// the seed script named in `source`, which every description cites.
+    static func postProcessingParameters(_ defaults: SegmentationPostProcessing, source: String) -> [ParameterSpec] {
+        [
+            ParameterSpec("score_threshold", .number, default: decimal(defaults.scoreThreshold), minimum: -1, maximum: 1,
+                          description: "Detections need a class probability strictly above this (confidence_th; default from \(source))."),
+            ParameterSpec("nms_threshold", .number, default: decimal(defaults.nmsThreshold), minimum: 0, maximum: 1,
+                          description: "Per-class NMS IoU of the RoI heads (roi_nms_th; default from \(source))."),
+            ParameterSpec("detections_per_image", .integer, default: .integer(defaults.detectionsPerImage), minimum: 1,
+                          description: "Detections kept per slice (box_detections_per_img; default from \(source))."),
+            ParameterSpec("mask_logit_threshold", .number, default: decimal(defaults.maskLogitThreshold),
+                          description: "Mask LOGIT threshold (mask_logits_th, spec B5: 0.5 is p ≈ 0.62; default from \(source))."),
+        ]
+    }
+
+    /// A Float setting as the decimal it was written as (0.05, not 0.0500000007): parameter defaults enter
+    /// the schema and stage keys, which must not change with the Float type of the library's settings.
+    private static func decimal(_ value: Float) -> JSONValue { .number(Double(value.description)!) }
+
+    /// The post-processing from the parameters of `postProcessingParameters`.
+    static func postProcessing(_ p: ParameterValues) -> SegmentationPostProcessing {
+        SegmentationPostProcessing(scoreThreshold: Float(p.double("score_threshold")), nmsThreshold: Float(p.double("nms_threshold")),
+                                   detectionsPerImage: p.int("detections_per_image"),
+                                   maskLogitThreshold: Float(p.double("mask_logit_threshold")))
     }
 
     /// The detector configuration from the shared detector parameters.

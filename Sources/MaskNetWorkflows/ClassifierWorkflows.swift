@@ -119,7 +119,7 @@ public enum ClassifierEvaluationWorkflow {
         let evaluation = try ClassifierEvaluation.run(model: model, source: counting, seed: seed)
         let confusion = ConfusionMatrix(truths: evaluation.labels.map(\.rawValue),
                                         predictions: evaluation.predictions.map(\.rawValue), classCount: 3)
-        let report = ClassificationReport(confusion: confusion, classNames: SliceClass.allCases.map(\.name))
+        let report = ClassificationReport(confusion: confusion, classNames: CTClass.allCases.map(\.name))
         try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -139,7 +139,7 @@ public enum ClassifierEvaluationWorkflow {
     /// `figures/`: the confusion matrix, sensitivity and specificity with intervals, and the misclassified
     /// slices the model was surest about (largest softmax score of the wrong class), with every class score.
     static func writeFigures(report: ClassificationReport, dataset: ClassificationDataset,
-                             evaluation: (predictions: [SliceClass], labels: [SliceClass], logits: [[Float]]), to folder: URL) throws {
+                             evaluation: (predictions: [CTClass], labels: [CTClass], logits: [[Float]]), to folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try EvaluationFigures.confusionMatrix(report).write(to: folder.appendingPathComponent("1-confusion-matrix.svg"))
         try EvaluationFigures.sensitivitySpecificity(report).write(to: folder.appendingPathComponent("2-sensitivity-specificity.svg"))

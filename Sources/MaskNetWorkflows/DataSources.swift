@@ -7,11 +7,6 @@ import TensorCore
 
 /// Bridges the data-set readers (CTDatasets) to the model library's lazy sample sources.
 public enum DataSources {
-    /// The detector's mask type for a data-set mask type (the two modules name the same decision).
-    public static func detectorMaskType(_ type: CTDatasets.MaskType) -> ObjectDetection.MaskType {
-        ObjectDetection.MaskType(rawValue: type.rawValue)!
-    }
-
     /// The detector's target for a segmentation sample: boxes, labels and `[K, H, W]` binary masks.
     public static func target(of sample: SegmentationSample) -> DetectionTarget {
         DetectionTarget(boxes: sample.boxes, labels: sample.labels,
@@ -30,7 +25,7 @@ public enum DataSources {
     public static func classification(_ dataset: ClassificationDataset) -> LabelledSliceSource {
         LabelledSliceSource(count: dataset.count) { index in
             let sample = try dataset.sample(at: index)
-            return (sample.image, SliceClass(rawValue: sample.label.rawValue)!, sample.sliceName.fileName())
+            return (sample.image, sample.label, sample.sliceName.fileName())
         }
     }
 }

@@ -1,3 +1,4 @@
+import CTDatasets
 import Foundation
 import LesionClassifier
 import NeuralNetwork

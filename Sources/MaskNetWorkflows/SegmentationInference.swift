@@ -9,8 +9,6 @@ import Visualization
 
 /// A problem running segmentation inference; every case names the file or folder and what to do.
 public enum SegmentationInferenceError: Error, CustomStringConvertible, LocalizedError, Equatable {
-    /// The checkpoint has no masknet configuration in its safetensors metadata.
-    case missingConfiguration(file: String, detail: String)
     /// The images folder does not exist or is not a folder.
     case missingImageFolder(path: String)
     /// The images folder holds no PNG or JPEG file.
@@ -28,9 +26,6 @@ public enum SegmentationInferenceError: Error, CustomStringConvertible, Localize
 
     public var description: String {
         switch self {
-        case .missingConfiguration(let file, let detail):
-            return "checkpoint \(file) carries no masknet model configuration (\(detail)); write it with masknet "
-                + "training, or give an original .pth checkpoint directly (masknet reads both)"
         case .missingImageFolder(let path):
             return "images folder \(path) does not exist or is not a folder; check --images"
         case .noImages(let folder):
@@ -53,51 +48,27 @@ public enum SegmentationInferenceError: Error, CustomStringConvertible, Localize
     public var errorDescription: String? { description }
 }
 
-/// The settings of one inference run. Defaults are the seed's inference script (spec §8, §9.2, §10.3):
-/// score > 0.05, per-class NMS at 0.5, at most 100 detections per slice, mask logit threshold 0.5.
+/// The settings of one inference run: the shared post-processing (defaults: the seed's inference script,
+/// spec §8, §9.2, §10.3: score > 0.05, per-class NMS at 0.5, at most 100 detections per slice, mask logit
+/// threshold 0.5) and what to write.
 public struct SegmentationInferenceOptions: Sendable, Equatable {
-    /// Keep detections with softmax score strictly above this (`--confidence_th`, `box_score_thresh`).
-    public var scoreThreshold: Float = 0.05
-    /// Per-class NMS IoU threshold of the RoI heads (`--roi_nms_th`, `box_nms_thresh`).
-    public var nmsThreshold: Float = 0.5
-    /// At most this many detections per slice (`box_detections_per_img`, 100 in inference).
-    public var detectionsPerImage = 100
-    /// A pixel belongs to a detection where its pasted mask LOGIT is strictly above this
-    /// (`--mask_logits_th`, spec §4.6 and Appendix D/B5: 0.5 is a probability of sigmoid(0.5) ≈ 0.6225).
-    public var maskLogitThreshold: Float = 0.5
+    /// Score, NMS, count and mask thresholds.
+    public var postProcessing: SegmentationPostProcessing
     /// Overlay PNGs for the first `overlayLimit` slices in sorted order; nil = every slice, 0 = none.
     public var overlayLimit: Int?
     /// Write `masks/<name>.png` label masks.
     public var writeLabelMasks = true
 
     /// The seed's inference defaults.
-    public init(scoreThreshold: Float = 0.05, nmsThreshold: Float = 0.5, detectionsPerImage: Int = 100,
-                maskLogitThreshold: Float = 0.5, overlayLimit: Int? = nil, writeLabelMasks: Bool = true) {
-        self.scoreThreshold = scoreThreshold
-        self.nmsThreshold = nmsThreshold
-        self.detectionsPerImage = detectionsPerImage
-        self.maskLogitThreshold = maskLogitThreshold
+    public init(postProcessing: SegmentationPostProcessing = .inference, overlayLimit: Int? = nil, writeLabelMasks: Bool = true) {
+        self.postProcessing = postProcessing
         self.overlayLimit = overlayLimit
         self.writeLabelMasks = writeLabelMasks
     }
 
-    /// The probability the logit threshold corresponds to, sigmoid(threshold) (Appendix D/B5).
-    public var maskProbabilityThreshold: Float { 1 / (1 + exp(-maskLogitThreshold)) }
-
-    /// Throws `invalidOption` for values no run can use.
+    /// Throws for values no run can use (`WorkflowError` for post-processing, `invalidOption` otherwise).
     public func validate() throws {
-        guard detectionsPerImage >= 1 else {
-            throw SegmentationInferenceError.invalidOption(name: "detectionsPerImage", detail: "must be at least 1, got \(detectionsPerImage)")
-        }
-        guard (0...1).contains(nmsThreshold) else {
-            throw SegmentationInferenceError.invalidOption(name: "nmsThreshold", detail: "must be in [0, 1], got \(nmsThreshold)")
-        }
-        guard scoreThreshold < 1 else {
-            throw SegmentationInferenceError.invalidOption(name: "scoreThreshold", detail: "must be below 1 (scores are probabilities), got \(scoreThreshold)")
-        }
-        guard maskLogitThreshold.isFinite, scoreThreshold.isFinite else {
-            throw SegmentationInferenceError.invalidOption(name: "thresholds", detail: "must be finite numbers")
-        }
+        try postProcessing.validate()
         if let overlayLimit, overlayLimit < 0 {
             throw SegmentationInferenceError.invalidOption(name: "overlayLimit", detail: "must be 0 or more, got \(overlayLimit)")
         }
@@ -153,47 +124,6 @@ public struct SegmentationInferenceSummary: Sendable, Equatable, Codable {
 /// softmax probability, and `mask_probability` is the mean sigmoid over the mask's pixels;
 /// `inference.json` records the equivalent probability threshold.
 public enum SegmentationInference {
-    /// Names of the detector classes per mask type, as the seed's figure labels them (spec §8).
-    public static func classNames(_ maskType: ObjectDetection.MaskType) -> [String] {
-        switch maskType {
-        case .both: return ["background", "GGO", "CL"]
-        case .ggo: return ["background", "GGO"]
-        case .merge: return ["background", "Lesion"]
-        }
-    }
-
-    /// Reads a segmentation checkpoint (safetensors with masknet metadata), applies the inference options to
-    /// its configuration, and returns the model with the checkpoint's weights.
-    ///
-    /// Tensors outside the model's `backbone.` / `rpn.` / `roi_heads.` namespaces (optimizer state) are
-    /// ignored; within them the load is strict.
-    /// - Throws: `SafeTensorsError` (unreadable file), `SegmentationInferenceError.missingConfiguration`,
-    ///   `CheckpointMismatchError` listing every missing, unexpected and mis-shaped tensor; all name the file.
-    public static func loadModel(checkpoint url: URL, options: SegmentationInferenceOptions = .init(),
-                                 importOptions: CheckpointImportOptions = .init()) throws -> MaskRCNN {
-        var file = try CheckpointImport.read(url, options: importOptions)
-        guard let json = file.metadata["configuration"] else {
-            throw SegmentationInferenceError.missingConfiguration(
-                file: url.path, detail: file.metadata.isEmpty ? "no __metadata__ block" : "no 'configuration' metadata key")
-        }
-        var configuration: MaskRCNNConfiguration
-        do {
-            configuration = try JSONDecoder().decode(MaskRCNNConfiguration.self, from: Data(json.utf8))
-        } catch {
-            throw SegmentationInferenceError.missingConfiguration(
-                file: url.path, detail: "the 'configuration' metadata is not a MaskRCNNConfiguration: \(error)")
-        }
-        configuration.boxScoreThreshold = options.scoreThreshold
-        configuration.boxNMSThreshold = options.nmsThreshold
-        configuration.detectionsPerImage = options.detectionsPerImage
-        let model = MaskRCNN(configuration: configuration, seed: 0)
-        let modelNamespaces = ["backbone.", "rpn.", "roi_heads."]
-        file.tensors = file.tensors.filter { entry in modelNamespaces.contains { entry.key.hasPrefix($0) } }
-        file.integerTensors = file.integerTensors.filter { entry in modelNamespaces.contains { entry.key.hasPrefix($0) } }
-        try model.parameters.load(from: file, strict: true)
-        return model
-    }
-
     /// The PNG/JPEG files directly in `folder`, sorted by name, and the other (non-hidden) files.
     public static func listImages(in folder: URL) throws -> (images: [String], skipped: [String]) {
         var isDirectory: ObjCBool = false
@@ -251,7 +181,7 @@ public enum SegmentationInference {
         let start = Date()
         try options.validate()
         let (names, skipped) = try listImages(in: images)
-        let model = try loadModel(checkpoint: checkpoint, options: options, importOptions: importOptions)
+        let model = try SegmentationCheckpoint.load(checkpoint, importOptions: importOptions)
         let loadSeconds = Date().timeIntervalSince(start)
         return try run(model: model, checkpointDescription: checkpoint.path, imageNames: names, skipped: skipped,
                        images: images, output: output, options: options, start: start, loadSeconds: loadSeconds,
@@ -276,10 +206,16 @@ public enum SegmentationInference {
     struct _ResultRecord: Encodable {
         var image_id: Int
         var category_id: Int
-        var bbox: COCOBox
+        var bbox: COCOBox?
         var score: Double
-        var segmentation: RLEMask
+        var segmentation: RLEMask?
         var mask_probability: Double
+
+        init(_ result: COCOResult, maskProbability: Double) {
+            (image_id, category_id, bbox, score) = (result.imageID, result.categoryID, result.bbox, result.score)
+            segmentation = result.segmentation
+            mask_probability = maskProbability
+        }
     }
 
     struct _ImageRecord: Encodable {
@@ -311,7 +247,8 @@ public enum SegmentationInference {
             }
         }
         let configuration = model.configuration
-        let names = classNames(configuration.maskType)
+        let names = configuration.maskType.classNames
+        let post = options.postProcessing
         let overlay = DetectionOverlay(classNames: names)
         var records: [_ResultRecord] = [], imageRecords: [_ImageRecord] = []
         var detectSeconds = 0.0, imagesWithDetections = 0
@@ -323,40 +260,19 @@ public enum SegmentationInference {
             imageRecords.append(_ImageRecord(id: index, file_name: name, height: height, width: width))
 
             let detectStart = Date()
-            let detections = model.detect(image: image.modelInput())
+            let detections = model.detect(image: image.modelInput(), postProcessing: post.detection)
             detectSeconds += Date().timeIntervalSince(detectStart)
 
-            let count = detections.labels.count
-            if count > 0 { imagesWithDetections += 1 }
-            let plane = height * width
-            let boxes = detections.boxes.scalars
-            var labelValues = [UInt8](repeating: 0, count: plane)
-            var instances: [DetectionOverlay.Instance] = []
-            detections.masks.withUnsafeBufferPointer { logits in
-                // Detections come sorted by decreasing score, so the first to claim a pixel is the highest-scoring.
-                for d in 0..<count {
-                    let mask = logits[(d * plane)..<((d + 1) * plane)]
-                    var foreground = [Bool](repeating: false, count: plane)
-                    var probabilitySum = 0.0, area = 0
-                    for (p, logit) in mask.enumerated() where logit > options.maskLogitThreshold {
-                        foreground[p] = true
-                        area += 1
-                        probabilitySum += 1 / (1 + exp(-Double(logit)))
-                        if labelValues[p] == 0 { labelValues[p] = UInt8(clamping: detections.labels[d]) }
-                    }
-                    let box = Array(boxes[(4 * d)..<(4 * d + 4)])
-                    records.append(_ResultRecord(
-                        image_id: index, category_id: detections.labels[d],
-                        bbox: COCOBox(x: Double(box[0]), y: Double(box[1]),
-                                      width: Double(box[2] - box[0]), height: Double(box[3] - box[1])),
-                        score: Double(detections.scores[d]),
-                        segmentation: RLEMask(encoding: BinaryMask(height: height, width: width, bools: foreground)),
-                        mask_probability: area > 0 ? probabilitySum / Double(area) : 0))
-                    if index < overlayCount {
-                        instances.append(.init(mask: foreground, box: box, label: detections.labels[d],
-                                               score: detections.scores[d]))
-                    }
+            let segmented = SegmentedDetection.all(detections, height: height, width: width,
+                                                   maskLogitThreshold: post.maskLogitThreshold)
+            if !segmented.isEmpty { imagesWithDetections += 1 }
+            var labelValues = [UInt8](repeating: 0, count: height * width)
+            // Detections come sorted by decreasing score, so the first to claim a pixel is the highest-scoring.
+            for detection in segmented {
+                for (p, inside) in detection.mask.pixels.enumerated() where inside != 0 && labelValues[p] == 0 {
+                    labelValues[p] = UInt8(clamping: detection.label)
                 }
+                records.append(_ResultRecord(detection.cocoResult(imageID: index), maskProbability: detection.maskProbability))
             }
             let stem = (name as NSString).deletingPathExtension
             if options.writeLabelMasks {
@@ -367,13 +283,16 @@ public enum SegmentationInference {
             }
             if index < overlayCount {
                 let grey = greyPixels(image)
+                let instances = segmented.map {
+                    DetectionOverlay.Instance(mask: $0.maskBools, box: $0.box, label: $0.label, score: $0.score)
+                }
                 let canvas = overlay.render(grey: grey, width: width, height: height, instances: instances)
                 let target = overlaysFolder.appendingPathComponent(stem + ".png")
                 try write(path: target) {
                     try PNGEncoder.write(bytes: canvas.pixels, width: width, height: height, channels: 3, to: target)
                 }
             }
-            progress?(index, name, count)
+            progress?(index, name, segmented.count)
         }
 
         let summary = SegmentationInferenceSummary(
@@ -400,9 +319,9 @@ public enum SegmentationInference {
         }
         try writeJSON(try encoder.encode(RunFile(
             checkpoint: checkpointDescription, images_folder: images.path, mask_type: configuration.maskType.rawValue,
-            score_threshold: options.scoreThreshold, nms_threshold: options.nmsThreshold,
-            detections_per_image: options.detectionsPerImage, mask_logit_threshold: options.maskLogitThreshold,
-            mask_probability_threshold: options.maskProbabilityThreshold, summary: summary)),
+            score_threshold: post.scoreThreshold, nms_threshold: post.nmsThreshold,
+            detections_per_image: post.detectionsPerImage, mask_logit_threshold: post.maskLogitThreshold,
+            mask_probability_threshold: post.maskProbabilityThreshold, summary: summary)),
             to: output.appendingPathComponent("inference.json"))
         return summary
     }

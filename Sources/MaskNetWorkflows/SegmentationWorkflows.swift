@@ -15,7 +15,7 @@ public struct WorkflowError: Error, CustomStringConvertible {
 }
 
 /// Opens a segmentation data set restricted to a split file's names (or all slices without one).
-public func openSegmentationDataset(root: URL, split: URL?, maskType: CTDatasets.MaskType, areaThreshold: Int)
+public func openSegmentationDataset(root: URL, split: URL?, maskType: MaskType, areaThreshold: Int)
     throws -> SegmentationDataset {
     let names = try split.map { try DatasetSplit.read(from: $0) }
     return try SegmentationDataset(root: root, maskType: maskType, areaThreshold: areaThreshold, split: names,
@@ -35,22 +35,22 @@ public struct SegmentationTrainingWorkflow {
 
     /// Trains (resuming from `resumeCheckpoint` if it exists), then writes the final checkpoint, the
     /// per-epoch history as JSON, and (given `records`) `metrics.csv`, TensorBoard events and charts;
-    /// the scalar journal lives beside `resumeCheckpoint`. Returns the last epoch's record.
+    /// the scalar journal lives beside `resumeCheckpoint`.
     @discardableResult
     public func run(dataset root: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
                     outputCheckpoint: URL, outputHistory: URL, records: TrainingRecordOutputs?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
-                    log: (String) -> Void) throws -> EpochRecord? {
-        let maskType = CTDatasets.MaskType(rawValue: model.maskType.rawValue)!
+                    log: (String) -> Void) throws -> Outcome {
+        let maskType = model.maskType
         let trainSet = try openSegmentationDataset(root: root, split: trainSplit, maskType: maskType, areaThreshold: areaThreshold)
         let validationSet = try validationSplit.map {
             try openSegmentationDataset(root: root, split: $0, maskType: maskType, areaThreshold: areaThreshold)
         }
-        // Bad input before any training: every pair readable and consistent, and some lesion to learn from.
-        try trainSet.validate()
+        // Bad input before any training: every pair readable and consistent, and some lesion to learn from
+        // (the check decodes each mask once; images are decoded by the first epoch).
+        let lesionSlices = try trainSet.validate()
         try validationSet?.validate()
         // A data set without any lesion above the area threshold cannot train the detector: say so now.
-        let lesionSlices = try (0..<trainSet.count).filter { !(try trainSet.sample(at: $0).instances.isEmpty) }.count
         guard lesionSlices > 0 else {
             throw WorkflowError("\(root.path): none of the \(trainSet.count) training slices has a lesion larger than \(areaThreshold) px, so there is nothing to learn from; check the masks (values 2 and 3 mark lesions) or lower area_threshold")
         }
@@ -74,17 +74,22 @@ public struct SegmentationTrainingWorkflow {
         try TrainingOutputs.publish(
             checkpoint: resumeCheckpoint, as: outputCheckpoint, history: trainer.history, to: outputHistory,
             recorder: recorder, records: records, title: "Segmentation")
-        return trainer.history.last
+        return Outcome(lastEpoch: trainer.history.last, trainableParameters: detector.parameters.trainableCount)
+    }
+
+    /// What a training run ends with.
+    public struct Outcome: Sendable {
+        /// The last epoch's record (nil when no epoch ran).
+        public var lastEpoch: EpochRecord?
+        /// Trainable parameters of the trained model (counted on it, not on a second model).
+        public var trainableParameters: Int
     }
 }
 
 /// Seed mAP and COCO statistics of a checkpoint on a data set (stage `evaluate_map`).
 public struct SegmentationEvaluationWorkflow {
-    /// Thresholds of the seed's mAP script (spec §7.1, B19: explicit).
-    public var scoreThreshold: Float = 0.05
-    public var nmsThreshold: Float = 0.5
-    public var detectionsPerImage = 128
-    public var maskLogitThreshold: Float = 0.5
+    /// Thresholds; the defaults are the seed's mAP script's (spec §7.1, B19: explicit).
+    public var postProcessing = SegmentationPostProcessing.evaluation
     public var areaThreshold = 100
     /// Overlays written for the first this many slices.
     public var overlayCount = 6
@@ -120,33 +125,15 @@ public struct SegmentationEvaluationWorkflow {
         }
     }
 
-    /// Loads the model from a checkpoint written by training (configuration from its metadata).
-    public static func loadModel(_ checkpoint: URL) throws -> MaskRCNN {
-        let file = try CheckpointImport.read(checkpoint)
-        guard let configuration = MaskRCNNConfiguration.from(metadata: file.metadata) else {
-            throw WorkflowError("\(checkpoint.path): not a masknet segmentation checkpoint (no configuration in its metadata); original .pth files are read directly, safetensors files need masknet metadata")
-        }
-        let model = MaskRCNN(configuration: configuration, seed: 0)
-        try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
-        return model
-    }
-
     /// Evaluates; writes `metrics.json`, COCO `ground_truth.json` and `detections.json`, overlays, and
     /// `figures/` (precision–recall curves, AP against IoU, the seed's four-column figure for the slices
     /// with the most lesion pixels and for the worst slices).
     public func run(checkpoint: URL, dataset root: URL, split: URL?, outputDirectory: URL,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> Result {
-        var model = try Self.loadModel(checkpoint)
-        var configuration = model.configuration
-        configuration.boxScoreThreshold = scoreThreshold
-        configuration.boxNMSThreshold = nmsThreshold
-        configuration.detectionsPerImage = detectionsPerImage
-        if configuration != model.configuration {
-            let weights = model.parameters.stateDictionary()
-            model = MaskRCNN(configuration: configuration, seed: 0)
-            try model.parameters.load(from: weights, strict: true)
-        }
-        let maskType = CTDatasets.MaskType(rawValue: configuration.maskType.rawValue)!
+        try postProcessing.validate()
+        let model = try SegmentationCheckpoint.load(checkpoint)
+        let configuration = model.configuration
+        let maskType = configuration.maskType
         let dataset = try openSegmentationDataset(root: root, split: split, maskType: maskType, areaThreshold: areaThreshold)
         try dataset.validate()
         try FileManager.default.createDirectory(at: outputDirectory.appendingPathComponent("overlays"),
@@ -154,11 +141,10 @@ public struct SegmentationEvaluationWorkflow {
         var accumulator = SeedMeanAPAccumulator(thresholds: SeedMeanAP.thresholds)
         var images: [COCOImage] = [], groundTruth: [COCOAnnotation] = [], results: [COCOResult] = []
         var lesionPixels: [Int] = []
-        let classNames = ["background"] + (configuration.maskType == .both ? ["GGO", "C"] : ["lesion"])
+        let classNames = maskType.classNames
         for index in 0..<dataset.count {
             let sample = try dataset.sample(at: index)
             let (height, width) = (sample.height, sample.width)
-            let detections = model.detect(image: sample.image)
             let imageID = index + 1
             images.append(COCOImage(id: imageID, height: height, width: width))
             lesionPixels.append(sample.instances.reduce(0) { $0 + $1.area })
@@ -170,29 +156,18 @@ public struct SegmentationEvaluationWorkflow {
                 groundTruth.append(COCOAnnotation(id: groundTruth.count + 1, imageID: imageID, categoryID: instance.label,
                                                   area: Double(rle.area), bbox: rle.boundingBox, segmentation: .rle(rle)))
             }
-            let logits = detections.masks.scalars
-            var predictions: [SeedMAPPrediction] = []
-            for d in 0..<detections.labels.count {
-                let maskLogits = Array(logits[(d * height * width)..<((d + 1) * height * width)])
-                let prediction = SeedMAPPrediction(height: height, width: width, maskLogits: maskLogits,
-                                                   maskThreshold: maskLogitThreshold, score: detections.scores[d],
-                                                   label: detections.labels[d])
-                predictions.append(prediction)
-                let box = detections.boxes.scalars[(4 * d)..<(4 * d + 4)].map(Double.init)
-                results.append(COCOResult(imageID: imageID, categoryID: detections.labels[d],
-                                          score: Double(detections.scores[d]),
-                                          bbox: COCOBox(x: box[0], y: box[1], width: box[2] - box[0], height: box[3] - box[1]),
-                                          segmentation: RLEMask(encoding: prediction.mask)))
-            }
+            let segmented = SegmentedDetection.all(model.detect(image: sample.image, postProcessing: postProcessing.detection),
+                                                   height: height, width: width,
+                                                   maskLogitThreshold: postProcessing.maskLogitThreshold)
+            let predictions = segmented.map { SeedMAPPrediction(mask: $0.mask, score: $0.score, label: $0.label) }
+            results.append(contentsOf: segmented.map { $0.cocoResult(imageID: imageID) })
             accumulator.add(SeedMAPImage(groundTruths: gts, predictions: predictions))
             if index < overlayCount {
                 let grey = Array(sample.image.scalars.prefix(height * width))
                 let overlay = DetectionOverlay(classNames: classNames).render(
                     grey: grey, width: width, height: height,
-                    instances: predictions.enumerated().map { d, prediction in
-                        DetectionOverlay.Instance(mask: (0..<(height * width)).map { prediction.mask.pixels[$0] != 0 },
-                                                  box: Array(detections.boxes.scalars[(4 * d)..<(4 * d + 4)]),
-                                                  label: prediction.label, score: prediction.score)
+                    instances: segmented.map {
+                        DetectionOverlay.Instance(mask: $0.maskBools, box: $0.box, label: $0.label, score: $0.score)
                     })
                 try PNGEncoder.write(bytes: overlay.pixels, width: width, height: height, channels: 3,
                                      to: outputDirectory.appendingPathComponent("overlays")
@@ -212,7 +187,7 @@ public struct SegmentationEvaluationWorkflow {
         let result = Result(seedMAP: accumulator.result, cocoBox: boxStatistics, cocoMask: maskStatistics,
                             imageCount: dataset.count, groundTruthCount: groundTruth.count, detectionCount: results.count)
         try COCOResult.jsonData(results).write(to: outputDirectory.appendingPathComponent("detections.json"), options: .atomic)
-        try CocoGroundTruthWriter.data(images: images, categories: categories, annotations: groundTruth)
+        try CocoGroundTruthWriter.data(images: images, categories: categories.map { ($0, classNames[$0]) }, annotations: groundTruth)
             .write(to: outputDirectory.appendingPathComponent("ground_truth.json"), options: .atomic)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -250,13 +225,13 @@ public struct SegmentationEvaluationWorkflow {
     func figureRow(model: MaskRCNN, sample: SegmentationSample, note: String) throws -> SliceFigure.Row {
         let (height, width) = (sample.height, sample.width)
         let pixels = height * width
-        let detections = model.detect(image: sample.image)
+        let detections = model.detect(image: sample.image, postProcessing: postProcessing.detection)
         let logits = detections.masks.scalars
         let shown = detections.labels.indices.filter { detections.scores[$0] >= figureScoreThreshold }
             .sorted { detections.scores[$0] > detections.scores[$1] }.prefix(8)
         let predictions = shown.map { d in
             let maskLogits = Array(logits[(d * pixels)..<((d + 1) * pixels)])
-            return SliceFigure.Instance(mask: maskLogits.map { $0 > maskLogitThreshold }, box: Array(detections.boxes.scalars[(4 * d)..<(4 * d + 4)]),
+            return SliceFigure.Instance(mask: maskLogits.map { $0 > postProcessing.maskLogitThreshold }, box: Array(detections.boxes.scalars[(4 * d)..<(4 * d + 4)]),
                                         label: detections.labels[d], score: detections.scores[d], logits: maskLogits)
         }
         let truth = sample.instances.map { instance in
@@ -278,10 +253,10 @@ enum CocoGroundTruthWriter {
         var images: [Image], categories: [Category], annotations: [Annotation]
     }
 
-    static func data(images: [COCOImage], categories: [Int], annotations: [COCOAnnotation]) throws -> Data {
+    static func data(images: [COCOImage], categories: [(id: Int, name: String)], annotations: [COCOAnnotation]) throws -> Data {
         let file = File(
             images: images.map { File.Image(id: $0.id, height: $0.height, width: $0.width) },
-            categories: categories.map { File.Category(id: $0, name: "lesion \($0)") },
+            categories: categories.map { File.Category(id: $0.id, name: $0.name) },
             annotations: annotations.map { annotation in
                 var rle: RLEMask? = nil
                 if case .rle(let mask)? = annotation.segmentation { rle = mask }

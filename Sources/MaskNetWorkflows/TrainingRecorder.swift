@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNetwork
 import ObjectDetection
 import ScalarLogging
 import SVGPlotting

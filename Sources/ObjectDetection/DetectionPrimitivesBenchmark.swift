@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import VisionBackbones
 
 /// Timings of the detection primitives that dominate outside the convolutions: NMS over the RPN's
 /// candidates and RoIAlign forward+backward at the box-head and mask-head sizes (used by
@@ -46,7 +47,7 @@ public struct DetectionPrimitivesBenchmark {
             body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return times.sorted()[times.count / 2]
+        return VisionBackbones.median(times)
     }
 
     /// Runs every case: NMS (0.7) and batched NMS over 4 levels on `nmsBoxes` boxes in a 512² image;

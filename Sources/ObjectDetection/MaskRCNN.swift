@@ -66,15 +66,17 @@ public final class MaskRCNN {
     }
 
     /// Inference on one image `[3, H, W]` in [0, 1]: boxes in original coordinates and masks pasted into
-    /// the original image as logits (spec §4.6; background 0).
-    public func detect(image: Tensor) -> Detections {
+    /// the original image as logits (spec §4.6; background 0). `postProcessing` (score, NMS and count
+    /// filter) defaults to the configuration's; evaluation and inference pass their own per call.
+    public func detect(image: Tensor, postProcessing: DetectionPostProcessing? = nil) -> Detections {
         let context = ForwardContext.inference
         let prepared = transform(image)
         let levels = backbone(Variable(prepared.batch), context)
         var generator = SeededGenerator(seed: 0)  // unused in inference: no sampling happens
         let proposals = rpn(levels, image: prepared, training: false, target: nil, context: context,
                             generator: &generator).proposals
-        var detections = roiHeads.detect(levels, proposals: proposals, image: prepared, context: context)
+        var detections = roiHeads.detect(levels, proposals: proposals, image: prepared, context: context,
+                                         postProcessing: postProcessing)
         detections.boxes = DetectionTransform.resizeBoxes(detections.boxes, from: prepared)
         if roiHeads.maskBranch != nil {
             detections.masks = detections.labels.isEmpty

@@ -94,9 +94,9 @@ public struct MaskRCNNBenchmark {
         }
         return Result(
             model: "\(configuration.backbone.depth.rawValue)-t\(configuration.backbone.truncation)", imageSize: imageSize,
-            threads: ThreadingConfiguration.workerCount, trainingStepSeconds: Self.median(trainingTimes),
-            inferenceSeconds: Self.median(inferenceTimes),
-            inferenceStages: stages.mapValues(Self.median), detections: detections,
+            threads: ThreadingConfiguration.workerCount, trainingStepSeconds: VisionBackbones.median(trainingTimes),
+            inferenceSeconds: VisionBackbones.median(inferenceTimes),
+            inferenceStages: stages.mapValues(VisionBackbones.median), detections: detections,
             peakResidentMiB: BackboneBenchmark.peakResidentMiB())
     }
 
@@ -137,11 +137,5 @@ public struct MaskRCNNBenchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }

@@ -1,19 +1,10 @@
+import CTDatasets
 import Foundation
 import NeuralNetwork
 import VisionBackbones
 
-/// Which lesion classes the detector separates (spec §1.1.3, Appendix D/B1).
-public enum MaskType: String, CaseIterable, Codable, Sendable {
-    /// GGO and consolidation as two classes (n_c = 3).
-    case both
-    /// GGO only; consolidation becomes background (n_c = 2).
-    case ggo
-    /// GGO and consolidation merged into one lesion class (n_c = 2).
-    case merge
-
-    /// Detector classes including background.
-    public var classCount: Int { self == .both ? 3 : 2 }
-}
+// `MaskType` (which lesion classes the detector separates, spec §1.1.3, Appendix D/B1) lives in CTDatasets,
+// beside the mask-value mapping it names: the data set decides the classes, the detector only counts them.
 
 /// Every setting of the seed's Mask R-CNN (spec §3–§4, §6.1, §10.3), with the seed's defaults.
 /// Thresholds that the original scripts set differently per script are explicit here (Appendix D/B19).

@@ -81,7 +81,7 @@ public final class RegionProposalNetwork {
                                         image: image, training: training)
         var losses: RPNLosses? = nil
         if training, let target {
-            let anchors = Self.concatenate(levelAnchors)
+            let anchors = Tensor(concatenatingBoxes: levelAnchors)
             losses = computeLosses(objectness: objectness, deltas: deltas, anchors: anchors, target: target,
                                    generator: &generator)
         }
@@ -117,11 +117,11 @@ public final class RegionProposalNetwork {
         boxes = BoxOperations.clip(boxes, height: image.height, width: image.width)
         let candidateScores = candidateRows.map { scores[$0] }
         let kept = BoxOperations.removeSmall(boxes, minSize: 0)
-        let keptBoxes = Self.rows(boxes, kept)
+        let keptBoxes = boxes.rows(kept)
         let nmsKeep = BoxOperations.batchedNMS(boxes: keptBoxes, scores: kept.map { candidateScores[$0] },
                                                groups: kept.map { candidateLevels[$0] },
                                                iouThreshold: configuration.rpnNMSThreshold)
-        return Self.rows(keptBoxes, Array(nmsKeep.prefix(postNMS)))
+        return keptBoxes.rows(Array(nmsKeep.prefix(postNMS)))
     }
 
     /// Spec §3.5: match anchors to gt, sample 256 with ≤ 75% positives, BCE on the sample, L1 on positives.
@@ -144,8 +144,8 @@ public final class RegionProposalNetwork {
         let labels = Tensor(shape: [sampled.count, 1],
                             scalars: positive.map { _ in Float(1) } + negative.map { _ in Float(0) })
         let objectnessLoss = binaryCrossEntropyWithLogits(logits: sampledLogits, targets: labels, reduction: .mean)
-        let positiveAnchors = rows(anchors, positive)
-        let matchedBoxes = rows(target.boxes, positive.map { matches[$0] })
+        let positiveAnchors = anchors.rows(positive)
+        let matchedBoxes = target.boxes.rows(positive.map { matches[$0] })
         let regressionTargets = boxCoder.encode(reference: matchedBoxes, proposals: positiveAnchors)
         let boxLoss: Variable
         if positive.isEmpty {
@@ -207,22 +207,5 @@ public final class RegionProposalNetwork {
             }
             return v[rank]
         }
-    }
-
-    /// Rows of a `[N, D]` tensor.
-    static func rows(_ tensor: Tensor, _ indices: [Int]) -> Tensor {
-        let width = tensor.rank == 2 ? tensor.shape[1] : 4
-        return Tensor(shape: [indices.count, width]) { out in
-            tensor.withUnsafeBufferPointer { source in
-                for (i, row) in indices.enumerated() {
-                    (out.baseAddress! + i * width).update(from: source.baseAddress! + row * width, count: width)
-                }
-            }
-        }
-    }
-
-    static func concatenate(_ tensors: [Tensor]) -> Tensor {
-        if tensors.count == 1 { return tensors[0] }
-        return Tensor(shape: [tensors.reduce(0) { $0 + $1.shape[0] }, 4], scalars: tensors.flatMap(\.scalars))
     }
 }

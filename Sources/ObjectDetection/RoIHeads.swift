@@ -2,84 +2,11 @@ import Foundation
 import NeuralNetwork
 import TensorCore
 
-/// TwoMLPHead (spec §4.2): flatten each 256×7×7 RoI channel-major → fc6 → ReLU → fc7 → ReLU.
-public final class TwoMLPHead {
-    let fc6: Linear, fc7: Linear
-
-    public init(_ scope: ParameterScope, inFeatures: Int, representationSize: Int, generator: inout SeededGenerator) {
-        fc6 = Linear(scope.child("fc6"), inFeatures: inFeatures, outFeatures: representationSize, generator: &generator)
-        fc7 = Linear(scope.child("fc7"), inFeatures: representationSize, outFeatures: representationSize, generator: &generator)
-    }
-
-    /// `[R, 256, 7, 7]` → `[R, representation]`.
-    public func callAsFunction(_ pooled: Variable, _ context: ForwardContext) -> Variable {
-        relu(fc7(relu(fc6(flatten(pooled), context)), context))
-    }
-}
-
-/// FastRCNNPredictor (spec §4.3): class logits `[R, n_c]` and class-specific deltas `[R, 4·n_c]`.
-public final class FastRCNNPredictor {
-    let classScore: Linear, boxPrediction: Linear
-
-    public init(_ scope: ParameterScope, inFeatures: Int, classCount: Int, generator: inout SeededGenerator) {
-        classScore = Linear(scope.child("cls_score"), inFeatures: inFeatures, outFeatures: classCount, generator: &generator)
-        boxPrediction = Linear(scope.child("bbox_pred"), inFeatures: inFeatures, outFeatures: 4 * classCount,
-                               generator: &generator)
-    }
-
-    public func callAsFunction(_ features: Variable, _ context: ForwardContext) -> (logits: Variable, deltas: Variable) {
-        (classScore(features, context), boxPrediction(features, context))
-    }
-}
-
-/// MaskRCNNHeads + MaskRCNNPredictor (spec §4.5): 3×3 convs with ReLU, a 2×2 stride-2 transposed conv
-/// with ReLU, and a 1×1 conv to n_c mask logits of 28×28.
-public final class MaskBranch {
-    let convolutions: [Conv2d]
-    let upsample: ConvTranspose2d
-    let logits: Conv2d
-
-    public init(head: ParameterScope, predictor: ParameterScope, layers: [Int], predictorChannels: Int,
-                classCount: Int, generator: inout SeededGenerator) {
-        var inChannels = 256
-        var convolutions: [Conv2d] = []
-        for (index, width) in layers.enumerated() {
-            convolutions.append(Conv2d(head.child("mask_fcn\(index + 1)"), inChannels: inChannels, outChannels: width,
-                                       kernelSize: 3, padding: 1, initialization: .kaimingNormalFanOut,
-                                       generator: &generator))
-            inChannels = width
-        }
-        self.convolutions = convolutions
-        upsample = ConvTranspose2d(predictor.child("conv5_mask"), inChannels: inChannels, outChannels: predictorChannels,
-                                   kernelSize: 2, stride: 2, initialization: .kaimingNormalFanOut, generator: &generator)
-        logits = Conv2d(predictor.child("mask_fcn_logits"), inChannels: predictorChannels, outChannels: classCount,
-                        kernelSize: 1, initialization: .kaimingNormalFanOut, generator: &generator)
-    }
-
-    /// `[P, 256, 14, 14]` → `[P, n_c, 28, 28]` logits.
-    public func callAsFunction(_ pooled: Variable, _ context: ForwardContext) -> Variable {
-        var x = pooled
-        for convolution in convolutions { x = relu(convolution(x, context)) }
-        return logits(relu(upsample(x, context)), context)
-    }
-}
-
 /// The losses of the RoI heads for one image (spec §4.4–4.5).
 public struct RoIHeadLosses {
     public var classifier: Variable
     public var boxRegression: Variable
     public var mask: Variable
-}
-
-/// Detections of one image (spec §4.6).
-public struct Detections {
-    /// `[N, 4]` boxes.
-    public var boxes: Tensor
-    public var scores: [Float]
-    /// Labels 1…n_c−1.
-    public var labels: [Int]
-    /// `[N, H, W]` pasted mask logits (background 0), or `[N, 28, 28]` before pasting.
-    public var masks: Tensor
 }
 
 /// Box and mask heads with training targets, losses and inference post-processing.
@@ -129,7 +56,7 @@ public final class RoIHeads {
     public func trainingLosses(_ levels: [Variable], proposals: Tensor, image: TransformedImage,
                                target: DetectionTarget, context: ForwardContext,
                                generator: inout SeededGenerator) -> RoIHeadLosses {
-        let candidates = RegionProposalNetwork.concatenate([proposals, target.boxes])
+        let candidates = Tensor(concatenatingBoxes: [proposals, target.boxes])
         let matches = matcher(BoxOperations.iou(target.boxes, candidates))
         // Class label per candidate: gt label, 0 background, −1 ignored.
         let labels = matches.map { $0 >= 0 ? target.labels[$0] : ($0 == Matcher.belowLowThreshold ? 0 : -1) }
@@ -143,7 +70,7 @@ public final class RoIHeads {
                        negative: [Int], image: TransformedImage, target: DetectionTarget,
                        context: ForwardContext) -> RoIHeadLosses {
         let sampled = positive + negative
-        let sampledBoxes = RegionProposalNetwork.rows(candidates, sampled)
+        let sampledBoxes = candidates.rows(sampled)
         let (logits, deltas) = boxOutputs(levels, rois: sampledBoxes, image: image, context)
         let sampledLabels = sampled.map { labels[$0] }
         let classifierLoss = softmaxCrossEntropy(logits: logits, labels: sampledLabels, reduction: .mean)
@@ -154,8 +81,8 @@ public final class RoIHeads {
         if positive.isEmpty {
             boxLoss = Variable(Tensor(scalar: 0))
         } else {
-            let matchedBoxes = RegionProposalNetwork.rows(target.boxes, positive.map { matches[$0] })
-            let positiveBoxes = RegionProposalNetwork.rows(candidates, positive)
+            let matchedBoxes = target.boxes.rows(positive.map { matches[$0] })
+            let positiveBoxes = candidates.rows(positive)
             let regressionTargets = boxCoder.encode(reference: matchedBoxes, proposals: positiveBoxes)
             boxLoss = smoothL1(gatherBlocks(deltas, rows: positiveRows, blocks: positiveLabels, blockWidth: 4),
                                target: regressionTargets, beta: 1, reduction: .sum)
@@ -164,7 +91,7 @@ public final class RoIHeads {
 
         var maskLoss = Variable(Tensor(scalar: 0))
         if let maskBranch, !positive.isEmpty {
-            let positiveBoxes = RegionProposalNetwork.rows(candidates, positive)
+            let positiveBoxes = candidates.rows(positive)
             let pooled = maskPooler(levels, rois: positiveBoxes, batchIndices: [Int](repeating: 0, count: positive.count),
                                     imageHeight: image.height, imageWidth: image.width)
             let maskLogits = maskBranch(pooled, context)  // [P, n_c, 28, 28]
@@ -205,17 +132,19 @@ public final class RoIHeads {
 
     /// Inference (spec §4.6): candidates, score > threshold, per-class NMS, top detections, masks.
     /// Boxes and masks are in the resized image; `MaskRCNN.detect` maps them to the original image.
+    /// `postProcessing` defaults to the configuration's.
     public func detect(_ levels: [Variable], proposals: Tensor, image: TransformedImage,
-                       context: ForwardContext) -> Detections {
+                       context: ForwardContext, postProcessing: DetectionPostProcessing? = nil) -> Detections {
+        let filter = postProcessing ?? configuration.postProcessing
         let (logits, deltas) = boxOutputs(levels, rois: proposals, image: image, context)
         let all = candidates(logits: logits.value, deltas: deltas.value, proposals: proposals, image: image)
-        let passing = all.scores.indices.filter { all.scores[$0] > configuration.boxScoreThreshold }
+        let passing = all.scores.indices.filter { all.scores[$0] > filter.scoreThreshold }
         let passingBoxes = Tensor(shape: [passing.count, 4], scalars: passing.flatMap { all.boxes[(4 * $0)..<(4 * $0 + 4)] })
         let keep = BoxOperations.batchedNMS(boxes: passingBoxes, scores: passing.map { all.scores[$0] },
                                             groups: passing.map { all.labels[$0] },
-                                            iouThreshold: configuration.boxNMSThreshold)
-            .prefix(configuration.detectionsPerImage)
-        let finalBoxes = RegionProposalNetwork.rows(passingBoxes, Array(keep))
+                                            iouThreshold: filter.nmsThreshold)
+            .prefix(filter.detectionsPerImage)
+        let finalBoxes = passingBoxes.rows(Array(keep))
         let scores = keep.map { all.scores[passing[$0]] }
         let labels = keep.map { all.labels[passing[$0]] }
         var masks = Tensor(shape: [0, 28, 28])

@@ -54,6 +54,46 @@ public struct BaselineComparison: Sendable {
     }
 }
 
+/// The numbers behind an aggregate or baseline verdict in a form reports can draw (the verdict's
+/// `detail` says the same in one line): the gate's levels, the cells' interval, the baseline comparison.
+public struct AggregateStatistics: Codable, Sendable, Equatable {
+    /// A 95 % interval of the cells: Student's t over the cells' values, or Wilson over pooled trials.
+    public struct Interval: Codable, Sendable, Equatable {
+        /// `Student t 95 %` or `Wilson 95 %`.
+        public var method: String
+        public var low: Double, high: Double
+    }
+
+    /// A group's comparison with the baseline (higher is better).
+    public struct Baseline: Codable, Sendable, Equatable {
+        /// The run the baseline metrics come from.
+        public var run: String
+        /// The baseline's values of the metric, cell by cell.
+        public var values: [Double]
+        /// Their mean.
+        public var mean: Double
+        /// mean(current) − mean(baseline): negative for a drop.
+        public var difference: Double
+        /// The allowed drop.
+        public var margin: Double
+        /// The test, e.g. `Welch one-sided t, α = 0.05`, or `none (one value on each side)`.
+        public var test: String
+        /// Its statistic, degrees of freedom and p-value (nil without a test).
+        public var t: Double?, degreesOfFreedom: Double?, p: Double?
+        /// `regression`, `within noise` (a drop beyond the margin the test does not confirm) or `no regression`.
+        public var outcome: String
+    }
+
+    /// The statistic the gate bounds (`mean`, `ci95_low`, …) or `baseline`.
+    public var statistic: String
+    /// The gate's bounds on that statistic (for baseline gates: the baseline mean − margin as minimum).
+    public var minimum: Double?, maximum: Double?
+    /// The cells' 95 % interval (nil with fewer than two cells).
+    public var interval: Interval?
+    /// For baseline gates with a baseline.
+    public var baseline: Baseline?
+}
+
 /// Aggregate gates (statistics over a swept stage's cells) and baseline gates of a finished run.
 public enum AggregateGates {
     /// The verdicts of every aggregate and baseline gate of `graph`, over the cells in `record`.
@@ -86,6 +126,11 @@ public enum AggregateGates {
             var v = GateVerdict(stage: group.name, metric: g.metric, condition: "\(statistic) \(bounds.condition)", value: nil,
                                 passed: false, message: "", reference: g.reference, source: g.source)
             v.cells = cells
+            var statistics = AggregateStatistics(statistic: statistic, minimum: bounds.minimum, maximum: bounds.maximum)
+            if let ci = ReplicateStatistics.studentInterval95(x) {
+                statistics.interval = .init(method: "Student t 95 %", low: ci.low, high: ci.high)
+            }
+            v.statistics = statistics
             if cells.count < group.cells.count {
                 let missing = group.cells.filter { $0.metrics[g.metric] == nil }.map(\.name)
                 v.message = "\(missing.count) of \(group.cells.count) cells did not report '\(g.metric)' (\(missing.joined(separator: ", "))); the \(statistic) needs every cell"
@@ -113,7 +158,10 @@ public enum AggregateGates {
                 let k = zip(x, trials).reduce(0.0) { $0 + ($1.0 * $1.1).rounded() }
                 let w = ReplicateStatistics.wilsonInterval95(successes: k, trials: n)
                 value = statistic == "wilson95_low" ? w?.low : w?.high
-                if let w { detail = "Wilson 95 % over the pooled \(_num(k)) of \(_num(n)) \(g.trials ?? "trials") → [\(_num4(w.low)), \(_num4(w.high))]" }
+                if let w {
+                    detail = "Wilson 95 % over the pooled \(_num(k)) of \(_num(n)) \(g.trials ?? "trials") → [\(_num4(w.low)), \(_num4(w.high))]"
+                    v.statistics?.interval = .init(method: "Wilson 95 %", low: w.low, high: w.high)
+                }
             }
             guard let value else {
                 v.message = "the \(statistic) needs at least 2 cells; '\(group.name)' has \(x.count) (give the stage replicates: N)"
@@ -135,6 +183,11 @@ public enum AggregateGates {
                             value: cells.isEmpty ? nil : ReplicateStatistics.mean(cells.map(\.value)), passed: false, message: "",
                             reference: nil, source: baseline.map { "baseline \($0.run)" })
         v.cells = cells
+        var statistics = AggregateStatistics(statistic: "baseline")
+        if let ci = ReplicateStatistics.studentInterval95(cells.map(\.value)) {
+            statistics.interval = .init(method: "Student t 95 %", low: ci.low, high: ci.high)
+        }
+        v.statistics = statistics
         guard let baseline else {
             v.message = "no baseline: run with --baseline RUN|FILE (a run id, or a file from `masknet metrics export`)"
             return v
@@ -148,6 +201,14 @@ public enum AggregateGates {
         let comparison = BaselineComparison(current: cells.map(\.value), baseline: base, margin: margin)
         v.reference = ReplicateStatistics.mean(base)
         v.detail = comparison.explanation
+        v.statistics?.minimum = ReplicateStatistics.mean(base) - margin
+        v.statistics?.baseline = .init(
+            run: baseline.run, values: base, mean: ReplicateStatistics.mean(base), difference: -comparison.drop, margin: margin,
+            test: comparison.welch == nil ? "none (one value on each side)" : "Welch one-sided t, α = \(_num(BaselineComparison.alpha))",
+            // No spread at all makes t and df infinite: JSON has no infinity, so they are left out (p says it).
+            t: comparison.welch.flatMap { $0.t.isFinite ? $0.t : nil },
+            degreesOfFreedom: comparison.welch.flatMap { $0.degreesOfFreedom.isFinite ? $0.degreesOfFreedom : nil }, p: comparison.welch?.p,
+            outcome: comparison.isRegression ? "regression" : comparison.drop > margin ? "within noise" : "no regression")
         v.passed = !comparison.isRegression
         if !v.passed { v.message = comparison.explanation }
         return v

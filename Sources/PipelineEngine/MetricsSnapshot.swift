@@ -4,8 +4,8 @@ import Foundation
 /// `run --baseline FILE` / `metrics diff` read, so a lab can commit a baseline beside its pipeline.
 ///
 /// Cells are grouped for aggregate and baseline gates: a replicated stage's cells that differ only in
-/// `replicate` form one group (`segmentation_map[replicate=*]`, or `…[backbone=resnet18,replicate=*]`
-/// when also swept over another axis); the cells of a sweep without replicates form one group
+/// `replicate` (or only in a swept `seed`) form one group (`segmentation_map[replicate=*]`, or
+/// `…[backbone=resnet18,replicate=*]` when also swept over another axis); the cells of a sweep without replicates form one group
 /// (`train[lr=*]`); a stage that is not swept is a group of one (`evaluate`).
 public struct MetricsSnapshot: Codable, Sendable {
     /// The file format tag.
@@ -84,12 +84,13 @@ public struct MetricsSnapshot: Codable, Sendable {
     public var groups: [Group] {
         var order: [String] = []
         var byName: [String: Group] = [:]
-        let replicated = Set(stages.filter { $0.cell[PipelineGraph.replicateAxis] != nil }.map(\.baseName))
+        let replicaAxes = [PipelineGraph.replicateAxis, PipelineGraph.seedAxis]
+        let replicated = Set(stages.filter { s in replicaAxes.contains { s.cell[$0] != nil } }.map(\.baseName))
         for s in stages {
             let name: String
             if replicated.contains(s.baseName) {
                 var rest = s.cell
-                rest[PipelineGraph.replicateAxis] = .string("*")
+                for axis in replicaAxes where rest[axis] != nil { rest[axis] = .string("*") }
                 name = PipelineGraph.cellName(s.baseName, rest)
             } else {
                 name = PipelineGraph.cellName(s.baseName, s.cell.mapValues { _ in .string("*") })

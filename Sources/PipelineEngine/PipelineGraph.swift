@@ -117,7 +117,8 @@ public struct PipelineGraph: Sendable {
             let kind = registry.kind(named: def.kind)!
             for cell in product {
                 var params = def.parameters
-                for (k, v) in cell where def.matrix[k] != nil {
+                let ownSeedAxis = def.matrix[PipelineGraph.seedAxis] != nil && kind.parameters.allSatisfy { $0.name != PipelineGraph.seedAxis }
+                for (k, v) in cell where def.matrix[k] != nil && !(ownSeedAxis && k == PipelineGraph.seedAxis) {
                     if params[k] == nil, let dot = k.firstIndex(of: "."), case .object(var table)? = params[String(k[..<dot])] {
                         table[String(k[k.index(after: dot)...])] = v   // a swept entry of a map parameter (`env.BINS`)
                         params[String(k[..<dot])] = .object(table)
@@ -135,8 +136,14 @@ public struct PipelineGraph: Sendable {
                 }
                 let values = ParameterValues(params)
                 let seed: UInt64
-                if let replicate = cell[PipelineGraph.replicateAxis]?.intValue {
-                    seed = PipelineGraph.deriveSeed(def.seedOverride ?? definition.seed, stage: s, replicate: replicate)
+                let sweptSeed = cell[PipelineGraph.seedAxis]?.intValue.map { UInt64($0) }
+                if ownSeedAxis, let sweptSeed {
+                    seed = sweptSeed
+                } else if let replicate = cell[PipelineGraph.replicateAxis]?.intValue {
+                    seed = PipelineGraph.deriveSeed(sweptSeed ?? def.seedOverride ?? definition.seed, stage: s, replicate: replicate)
+                } else if let sweptSeed, !kind.parameters.contains(where: { $0.name == PipelineGraph.seedAxis }) {
+                    // Downstream of a seed axis: the cell's chain is seeded by that value, as `--set seed=N` would seed a run.
+                    seed = def.seedOverride ?? PipelineGraph.deriveSeed(sweptSeed, stage: s)
                 } else {
                     seed = def.seedOverride ?? PipelineGraph.deriveSeed(definition.seed, stage: s)
                 }
@@ -166,6 +173,11 @@ public struct PipelineGraph: Sendable {
         let digest = SHA256.hash(data: Data("masknet-seed-v1\u{0}\(pipelineSeed)\u{0}\(stage)".utf8))
         return digest.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
+
+    /// The sweep coordinate of `matrix: {seed: [...]}`: cells `stage[seed=7]` whose stage seed is the value;
+    /// stages downstream follow cell by cell, seeded from it (`deriveSeed(value, stage:)`). Aggregate gates
+    /// treat the cells as replicates, like `replicate`.
+    public static let seedAxis = "seed"
 
     /// The sweep coordinate of `replicates: N`: cells `stage[replicate=1]` … `stage[replicate=N]`.
     public static let replicateAxis = "replicate"

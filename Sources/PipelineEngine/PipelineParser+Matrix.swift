@@ -43,6 +43,8 @@ extension _ParseState {
         for item in entries(mm, "matrix") {
             if _ParseState.matrixCellKeys.contains(item.key) {
                 error(item.keyNode, "matrix.\(item.key)", "'\(item.key):' belongs in a stage's matrix:, where the cells it names are that stage's; the pipeline-level matrix: is a full product")
+            } else if item.key == PipelineGraph.seedAxis && !declared.contains(item.key) {
+                error(item.keyNode, "matrix.seed", "a seed axis belongs in the matrix: of the stage whose seed it sweeps (stages.NAME.matrix.seed); downstream stages follow its cells")
             } else if !declared.contains(item.key) {
                 error(item.keyNode, "matrix.\(item.key)", "'\(item.key)' is not a parameter of any stage's kind\(_suggestion(item.key, among: Array(declared)))")
             } else {
@@ -67,10 +69,18 @@ extension _ParseState {
         return sweep
     }
 
+    /// The values a `seed` axis takes: seeds as `seed:` accepts them.
+    static let seedAxisSpec = ParameterSpec(PipelineGraph.seedAxis, .integer, minimum: 0,
+                                            description: "a stage seed, a non-negative integer")
+
     /// The type an axis takes: a parameter's, or an entry's of a map parameter (`env.BINS`); nil after reporting.
     mutating func axisType(_ key: String, _ keyNode: Node, _ path: String, _ input: StageParseInput,
                            _ parameters: StageParameters) -> (spec: ParameterSpec, type: ParameterType, isEntry: Bool)? {
         if let (spec, element) = input.tableEntry(key) { return (spec, element, true) }
+        if key == PipelineGraph.seedAxis && input.specs[key] == nil {
+            // `matrix: {seed: [1, 2, 3]}`: cells whose stage seed is the value, not a parameter of the kind.
+            return (_ParseState.seedAxisSpec, .integer, true)
+        }
         guard let spec = input.specs[key] else {
             error(keyNode, path, "unknown parameter '\(key)' for kind '\(input.kind.name)'\(_suggestion(key, among: input.parameterNames))")
             return nil

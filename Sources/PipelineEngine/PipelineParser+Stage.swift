@@ -74,7 +74,24 @@ extension _ParseState {
         let expectations = self.expectations(input)
         let seedOverride = input.fields["seed"].flatMap { seedValue($0.value, "\(input.path).seed") }
         if let d = input.fields["description"] { _ = scalarString(d.value, "\(input.path).description") }
-        let replicates = input.fields["replicates"].flatMap { replicateCount($0.value, "\(input.path).replicates") }
+        var replicates = input.fields["replicates"].flatMap { replicateCount($0.value, "\(input.path).replicates") }
+        if let node = input.stageOverrides[_ParseState.replicatesKey] {
+            // `--set STAGE.replicates=N` replaces the file's count (or replicates a stage the file runs once).
+            let origin = input.overrides.origin("\(input.name).\(_ParseState.replicatesKey)")
+            var sub = _ParseState(fileName: "--set \(origin)", registry: registry)
+            replicates = sub.replicateCount(node, "\(input.path).replicates")
+            for d in sub.diagnostics { overrideError(origin, d.keyPath, d.message) }
+        }
+        if sweep.axes[PipelineGraph.seedAxis] != nil && input.specs[PipelineGraph.seedAxis] == nil {
+            let mpath = "\(input.path).matrix.\(PipelineGraph.seedAxis)"
+            if replicates != nil {
+                error(input.fields["matrix"]?.value ?? input.node, mpath,
+                      "a seed axis and replicates: both choose the stage's seeds; keep one (replicates: N derives N seeds, matrix: {seed: [...]} names them)")
+            }
+            if let s = input.fields["seed"] {
+                error(s.keyNode, "\(input.path).seed", "the stage sweeps its seed under matrix:; remove seed: (each cell's seed is its axis value)")
+            }
+        }
 
         guard diagnostics.count == before else { return nil }
         return StageDefinition(name: input.name, kind: input.kind.name, parameters: parameters.values, explicitParameters: parameters.explicit,
@@ -92,6 +109,9 @@ extension _ParseState {
 
     /// The most replicates a stage may ask for (each is a full run of the stage).
     static let maxReplicates = 1000
+
+    /// The stage field `--set STAGE.replicates=N` overrides (not a parameter of any kind).
+    static let replicatesKey = "replicates"
 
     /// Parameter values in order of precedence: defaults, shared `params:`, shared `--set`, the stage's
     /// `params:`, the stage's `--set`.
@@ -124,7 +144,7 @@ extension _ParseState {
                 error(field.value, "\(path).params", "expected a mapping of parameter names to values, found \(describe(field.value))")
             }
         }
-        for (key, node) in input.stageOverrides {
+        for (key, node) in input.stageOverrides where key != _ParseState.replicatesKey {
             let origin = input.overrides.origin("\(input.name).\(key)")
             if let (spec, elementType) = input.tableEntry(key) {
                 // `--set stage.env.NAME=value` sets one entry of a map parameter.

@@ -241,6 +241,7 @@ public final class PipelineRunner: @unchecked Sendable {
             rec.key = job.key
             rec.components = try? StageSpec(storedIn: store, key: job.key).components
             rec.runReasons = reasons
+            rec.placement = job.readPlacement()
             let (status, published) = cache.outcome(of: job)
             if let published {
                 let why = status.outcome == .cached ? "computed by another run while waiting" : reasons.joined(separator: "; ")

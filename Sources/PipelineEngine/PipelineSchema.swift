@@ -40,8 +40,16 @@ public enum PipelineSchema {
                     cellPatterns[pattern] = type(element, p)
                 }
             }
+            var cellProps = props
+            if props[PipelineGraph.seedAxis] == nil {
+                // `seed: [1, 2, 3]` sweeps the stage seed (not a parameter of the kind).
+                let seed: JSONValue = ["type": "integer", "minimum": 0, "description": "A stage seed: the cell's seed is the value."]
+                matrixProps[PipelineGraph.seedAxis] = ["type": "array", "minItems": 1, "items": seed,
+                                                       "description": "Cells stage[seed=N] whose stage seed is N; aggregate gates treat them as replicates."]
+                cellProps[PipelineGraph.seedAxis] = seed
+            }
             // `include:`/`exclude:` entries: one value per axis (the engine checks that the keys are axes).
-            defs["cell_\(name)"] = ["type": "object", "properties": .object(props), "patternProperties": .object(cellPatterns),
+            defs["cell_\(name)"] = ["type": "object", "properties": .object(cellProps), "patternProperties": .object(cellPatterns),
                                     "additionalProperties": false, "minProperties": 1]
             let cell: JSONValue = ["$ref": .string("#/$defs/cell_\(name)")]
             matrixProps["include"] = ["type": "array", "minItems": 1, "items": cell,

@@ -30,8 +30,8 @@ public struct ProcessExecutor: Executor {
 
     /// The arguments of the child process for a job.
     public func arguments(for job: StageJob, store: ArtifactStore) -> [String] {
-        ["stage", "exec", job.key, "--name", job.stage, "--status-file", job.statusFile.path, "--store", store.root.path]
-            + (job.force ? ["--force"] : [])
+        ["stage", "exec", job.key, "--name", job.stage, "--status-file", job.statusFile.path, "--progress-file", job.progressFile.url.path,
+         "--store", store.root.path] + (job.force ? ["--force"] : [])
     }
 
     func run(_ job: StageJob, store: ArtifactStore, callbacks: ExecutorCallbacks) async {
@@ -44,6 +44,9 @@ public struct ProcessExecutor: Executor {
         process.standardOutput = log ?? FileHandle.nullDevice
         process.standardError = log ?? FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
+        // The child reports progress into its progress file; show it live while the child runs.
+        let watcher = _ProgressWatcher(file: job.progressFile) { callbacks.progress(job, $0.progress) }
+        defer { watcher.stop() }
         let started: Bool = await withTaskCancellationHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
                 process.terminationHandler = { _ in done.resume(returning: true) }
@@ -97,4 +100,23 @@ final class _ChildProcess: @unchecked Sendable {
         _lock.unlock()
         if pid > 0 { kill(pid, SIGTERM) }
     }
+}
+
+/// Reads a stage's progress file once a second and reports each new reading, until stopped.
+final class _ProgressWatcher: @unchecked Sendable {
+    private let timer: DispatchSourceTimer
+    private var last: Date?
+
+    init(file: StageProgressFile, report: @escaping @Sendable (StageProgressFile.Reading) -> Void) {
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "masknet.progress"))
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { [unowned self] in
+            guard let reading = file.read(), reading.updated != self.last else { return }
+            self.last = reading.updated
+            report(reading)
+        }
+        timer.resume()
+    }
+
+    func stop() { timer.cancel() }
 }

@@ -22,6 +22,8 @@ public struct GateVerdict: Codable, Sendable, Equatable {
     public var cells: [CellValue]? = nil
     /// For aggregate and baseline gates: the numbers behind the verdict (interval, test statistic).
     public var detail: String? = nil
+    /// For aggregate and baseline gates: the same numbers for reports to draw.
+    public var statistics: AggregateStatistics? = nil
 }
 
 /// One stage's part in a run.
@@ -67,6 +69,8 @@ public struct StageRunRecord: Codable, Sendable {
     public var peakMemoryBytes: Int?
     /// Log path relative to the run folder.
     public var log: String?
+    /// Where a batch executor ran it (job, node, queue wait, the batch system's elapsed time and MaxRSS).
+    public var placement: StagePlacement? = nil
 }
 
 /// Everything about one `masknet run`: stored as `runs/<id>/run.json` beside the pipeline file copy,

@@ -50,6 +50,7 @@ struct RunReportHTML {
     figure img.raster{image-rendering:pixelated;width:384px;max-width:100%}
     figcaption{font-size:13px;color:#555}.reason{color:#555;font-size:13px}
     .grid{display:flex;flex-wrap:wrap;gap:8px 18px;align-items:flex-start}
+    .nowrap{white-space:nowrap}.cell{display:inline-block;white-space:nowrap;font-size:12.5px;font-variant-numeric:tabular-nums;background:#f3f5f8;border-radius:4px;padding:0 5px;margin:1px 2px}
     """
 
     func header() -> String {
@@ -96,16 +97,22 @@ struct RunReportHTML {
             }
             rows.append("</tbody>")
         }
+        let cellTable = rows.isEmpty ? "" : """
+        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th><th>reference</th><th>source</th><th>verdict</th></tr></thead>
+        \(rows.joined(separator: "\n"))
+        </table>
+        """
         return """
         <section id="verdict"><h2>Verdict</h2>
         <p class="summary \(failed == 0 ? "pass" : "fail")">\(headline)</p>
-        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th><th>reference</th><th>source</th><th>verdict</th></tr></thead>
-        \(rows.joined(separator: "\n"))
-        </table></section>
+        \(cellTable)
+        \(aggregateSection())
+        </section>
         """
     }
 
     func stagesSection() -> String {
+        let batch = run.stages.contains { $0.placement != nil }
         var rows: [String] = []
         for stage in run.stages {
             let status: String
@@ -118,17 +125,24 @@ struct RunReportHTML {
             rows.append("""
             <tr><td>\(h(stage.name))</td><td>\(h(stage.kind))</td><td><span class="badge \(status)">\(h(stage.status.rawValue))</span></td>\
             <td class="reason">\(h(stage.whyText))</td><td class="num">\(RunReportPage.wallTime(stage.wallSeconds))</td>\
-            <td class="num">\(RunReportPage.memory(stage.peakMemoryBytes))</td><td>\(log)</td></tr>
+            <td class="num">\(RunReportPage.memory(stage.peakMemoryBytes))</td>\(batch ? "<td>\(placementCell(stage.placement))</td>" : "")<td>\(log)</td></tr>
             """)
         }
         let total = run.stages.compactMap { $0.status == .computed ? $0.wallSeconds : nil }.reduce(0, +)
         return """
         <section id="stages"><h2>Stages</h2>
         <p class="meta">\(run.stages.filter { $0.status == .computed }.count) computed (\(RunReportPage.wallTime(total)) of stage time), \(run.stages.filter { $0.status == .cached }.count) from the cache. Wall time of cache hits is that of the original computation.</p>
-        <table><thead><tr><th>stage</th><th>kind</th><th>status</th><th>why</th><th>wall time</th><th>peak memory</th><th></th></tr></thead>
+        <table><thead><tr><th>stage</th><th>kind</th><th>status</th><th>why</th><th>wall time</th><th>peak memory</th>\(batch ? "<th>batch job</th>" : "")<th></th></tr></thead>
         \(rows.joined(separator: "\n"))
         </table></section>
         """
+    }
+
+    /// Job, node, queue wait, the batch system's elapsed and MaxRSS (and their source), with the job's log linked.
+    func placementCell(_ placement: StagePlacement?) -> String {
+        guard let placement else { return "—" }
+        let log = placement.log.map { " <a href=\"\(h($0))\">job log</a>" } ?? ""
+        return h(placement.summary) + (placement.source.map { " <span class=\"meta\">(\(h($0)))</span>" } ?? "") + log
     }
 
     func metricsSection() -> String {

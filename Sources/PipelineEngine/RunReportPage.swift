@@ -59,9 +59,12 @@ public enum RunReportPage {
             lines += ["## Verdict", "", failed == 0 ? "All \(run.verdicts.count) gates pass." : "**\(failed) of \(run.verdicts.count) gates fail.**", "",
                       RunReports.verdictTable(run.verdicts)]
         }
-        lines += ["## Stages", "", "| stage | status | why | wall time | peak memory |", "|---|---|---|---|---|"]
+        // A batch executor's account (Slurm job, node, queue wait, its elapsed and MaxRSS) gets a column of its own.
+        let batch = run.stages.contains { $0.placement != nil }
+        lines += ["## Stages", "", "| stage | status | why | wall time | peak memory |" + (batch ? " batch job |" : ""), "|---|---|---|---|---|" + (batch ? "---|" : "")]
         for stage in run.stages {
-            lines.append("| \(stage.name) | \(stage.status) | \(markdownCell(stage.whyText)) | \(wallTime(stage.wallSeconds)) | \(memory(stage.peakMemoryBytes)) |")
+            lines.append("| \(stage.name) | \(stage.status) | \(markdownCell(stage.whyText)) | \(wallTime(stage.wallSeconds)) | \(memory(stage.peakMemoryBytes)) |"
+                         + (batch ? " \(markdownCell(placementCell(stage.placement))) |" : ""))
         }
         var metricLines: [String] = []
         for stage in run.stages where !stage.metrics.isEmpty {
@@ -144,6 +147,12 @@ public enum RunReportPage {
         guard let seconds else { return "—" }
         if seconds >= 120 { return String(format: "%d min %02d s", Int(seconds) / 60, Int(seconds) % 60) }
         return String(format: "%.1f s", seconds)
+    }
+
+    /// A stage's batch placement for the stages table, naming where its figures come from; links the job's log.
+    static func placementCell(_ placement: StagePlacement?) -> String {
+        guard let placement else { return "—" }
+        return placement.summary + (placement.source.map { " (\($0))" } ?? "") + (placement.log.map { "; log \($0)" } ?? "")
     }
 
     static func memory(_ bytes: Int?) -> String { bytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "—" }

@@ -12,6 +12,8 @@ public struct BatchCell: Sendable, Equatable {
     public var logFolder: String
     /// Recompute even if the store holds a result.
     public var force: Bool
+    /// Where `stage exec` writes its progress (`runs/<id>/progress/<stage>.json`), read by the waiting driver.
+    public var progressFile: String? = nil
 }
 
 /// The shell script of one Slurm job: it runs `masknet stage exec` for its cell (chosen by the array index
@@ -54,6 +56,7 @@ public struct BatchScript: Sendable {
         statuses=\(array(cells.map(\.statusFile)))
         logs=\(array(cells.map(\.logFolder)))
         forces=\(array(cells.map { $0.force ? "--force" : "" }))
+        progress=\(array(cells.map { $0.progressFile ?? "" }))
         i=$(( ${SLURM_ARRAY_TASK_ID:-0} + \(offset) ))
         key=${keys[$i]}
         # Slurm writes the job's output to --output; link it under the stage's own log folder by job id.
@@ -70,7 +73,7 @@ public struct BatchScript: Sendable {
                 "$key" "${stages[$i]}" "$msg" "$(hostname)" $$ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "${statuses[$i]}.tmp" && mv "${statuses[$i]}.tmp" "${statuses[$i]}"
             exit 3
         fi
-        exec "$exe" stage exec "$key" --name "${stages[$i]}" --status-file "${statuses[$i]}" --store \(BatchScript.quote(store)) ${forces[$i]}
+        exec "$exe" stage exec "$key" --name "${stages[$i]}" --status-file "${statuses[$i]}" ${progress[$i]:+--progress-file "${progress[$i]}"} --store \(BatchScript.quote(store)) ${forces[$i]}
 
         """
     }

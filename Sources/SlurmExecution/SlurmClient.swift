@@ -18,6 +18,7 @@ public final class SlurmClient: @unchecked Sendable {
     private var _submissions = 0
     private var _submitRetries = 0
     private var _queueCountQueries = 0
+    private var _usageQueries = 0
     private var lastSubmit = Date.distantPast
     private var generator = SystemRandomNumberGenerator()
 
@@ -32,6 +33,8 @@ public final class SlurmClient: @unchecked Sendable {
     public var submissions: Int { lock.lock(); defer { lock.unlock() }; return _submissions }
     /// Queries of this user's queue length (before submissions, for `max_jobs_in_queue`).
     public var queueCountQueries: Int { lock.lock(); defer { lock.unlock() }; return _queueCountQueries }
+    /// `sstat` calls sampling running jobs' memory (at most one per poll round, whatever the job count).
+    public var usageQueries: Int { lock.lock(); defer { lock.unlock() }; return _usageQueries }
     /// `sbatch` calls repeated after a transient error.
     public var submitRetries: Int { lock.lock(); defer { lock.unlock() }; return _submitRetries }
 
@@ -91,21 +94,78 @@ public final class SlurmClient: @unchecked Sendable {
     /// ONE `squeue` call for the whole run, never one per job. Slurm keeps ended jobs visible for `MinJobAge`.
     public func jobStates(named name: String) throws -> [SlurmJobStatus] {
         lock.lock(); _statusQueries += 1; lock.unlock()
-        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--name=\(name)", "--format=%A|%F|%K|%T|%r|%N|%j"])
+        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--name=\(name)", "--format=\(SlurmClient.queueFormat)"])
         guard r.succeeded else {
             throw SlurmError(SubmissionRetry.isTransient(r.error) ? .transient : .rejected, "squeue failed: \(r.error.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         return SlurmClient.parseQueue(r.output)
     }
 
-    /// Parses `squeue --format=%A|%F|%K|%T|%r|%N|%j` rows.
+    /// The columns of a status query: job id, array job id, array index, state, reason, nodes, submit time,
+    /// start time, time used, and the name last (it may contain `|`).
+    public static let queueFormat = "%A|%F|%K|%T|%r|%N|%V|%S|%M|%j"
+
+    /// Parses `squeue --format=\(queueFormat)` rows.
     public static func parseQueue(_ text: String) -> [SlurmJobStatus] {
         text.split(separator: "\n").compactMap { line in
             let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-            guard f.count >= 7 else { return nil }
+            guard f.count >= 10 else { return nil }
             return SlurmJobStatus(jobID: f[0], arrayJobID: f[1], arrayIndex: Int(f[2]), state: SlurmJobState(rawValue: f[3]),
-                                  reason: f[4], nodes: f[5], name: f[6...].joined(separator: "|"))
+                                  reason: f[4], nodes: f[5], name: f[9...].joined(separator: "|"),
+                                  submitTime: parseTime(f[6]), startTime: parseTime(f[7]), timeUsedSeconds: parseDuration(f[8]))
         }
+    }
+
+    /// Slurm's `2026-12-07T05:21:35` (the controller's local time); nil for `N/A`, `Unknown` or empty.
+    static func parseTime(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+        formatter.timeZone = .current
+        return formatter.date(from: text)
+    }
+
+    /// Slurm's durations `[D-]HH:MM:SS`, `MM:SS` or `SS` in seconds; nil for `INVALID`, `N/A` or empty.
+    static func parseDuration(_ text: String) -> Double? {
+        var days = 0.0
+        var rest = Substring(text)
+        if let dash = rest.firstIndex(of: "-") {
+            guard let d = Double(rest[..<dash]) else { return nil }
+            days = d
+            rest = rest[rest.index(after: dash)...]
+        }
+        let parts = rest.split(separator: ":").map { Double($0) }
+        guard !parts.isEmpty, parts.count <= 3, !parts.contains(where: { $0 == nil }) else { return nil }
+        return days * 86400 + parts.reduce(0.0) { $0 * 60 + $1! }
+    }
+
+    /// The peak resident memory so far (bytes) of each running job in `ids`, with ONE `sstat` for all of them
+    /// (it asks the nodes' slurmd, so it works without an accounting database); the largest step counts.
+    public func peakMemory(ofJobs ids: [String]) -> [String: Int] {
+        guard !ids.isEmpty else { return [:] }
+        lock.lock(); _usageQueries += 1; lock.unlock()
+        guard let r = try? commandLine.run("sstat", ["--noheader", "--parsable2", "--allsteps", "--format=JobID,MaxRSS", "--jobs=\(ids.joined(separator: ","))"]),
+              r.succeeded || !r.output.isEmpty else { return [:] }
+        return SlurmClient.parsePeakMemory(r.output)
+    }
+
+    /// Parses `sstat --parsable2 --format=JobID,MaxRSS` rows (`12.batch|63956K`) into job id → bytes.
+    static func parsePeakMemory(_ text: String) -> [String: Int] {
+        var out: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false)
+            guard f.count >= 2, let job = f[0].split(separator: ".").first, let bytes = parseMemory(String(f[1])) else { continue }
+            out[String(job)] = max(out[String(job)] ?? 0, bytes)
+        }
+        return out
+    }
+
+    /// Slurm's memory figures: `63956K`, `1.5G`, `0`; a bare number is in KiB (Slurm's base unit here).
+    static func parseMemory(_ text: String) -> Int? {
+        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        guard let last = text.last else { return nil }
+        if let scale = units[last], let v = Double(text.dropLast()) { return Int(v * scale) }
+        return Double(text).map { Int($0 * 1024) }
     }
 
     /// How many jobs (array tasks counted one each) this user has queued or running, ours or not.

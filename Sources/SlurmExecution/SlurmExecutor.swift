@@ -50,6 +50,7 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     private var _arraysSubmitted = 0
     private var _cancelCalls = 0
     private var startedAt = Date()
+    private var lastUsageSample = Date.distantPast
 
     /// Creates an executor.
     public init(client: SlurmClient, profile: SlurmProfile, executable: URL, stageResources: [String: StageResources] = [:],
@@ -156,7 +157,8 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         try FileManager.default.createDirectory(at: baseFolder, withIntermediateDirectories: true)
         let cells = jobs.map { job in
             BatchCell(key: job.key, stage: job.stage, statusFile: job.statusFile.path,
-                      logFolder: slurmFolder.appendingPathComponent(_folderName(job.stage)).path, force: job.force)
+                      logFolder: slurmFolder.appendingPathComponent(_folderName(job.stage)).path, force: job.force,
+                      progressFile: job.progressFile.url.path)
         }
         for cell in cells { try FileManager.default.createDirectory(atPath: cell.logFolder, withIntermediateDirectories: true) }
         let script = BatchScript(executable: executable.path, executableDigest: try executableDigest(), store: store.root.path,
@@ -268,7 +270,7 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         let id: String
         do {
             id = try client.submit(script: script, options: ["--job-name=\(runJobName ?? "mn")", "--no-requeue", "--output=/dev/null",
-                                                             "--time=5", "--mem=64M", "--cpus-per-task=1"]
+                                                             "--time=1", "--mem=64M", "--cpus-per-task=1"]
                                    + (profile.defaults.partition.map { ["--partition=\($0)"] } ?? [])
                                    + (profile.defaults.account.map { ["--account=\($0)"] } ?? []))
         } catch {
@@ -284,6 +286,11 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             }
             let rows = (try? client.jobStates(named: runJobName ?? "mn")) ?? []
             let row = rows.first { $0.jobID == id }
+            if let row, row.state.isQueued, SlurmJobState.isPermanentLimit(reason: row.reason) {
+                _ = try? client.commandLine.run("scancel", [id])
+                return "Slurm will never start the shared-filesystem probe job \(id) (1 minute, 64 MB, 1 CPU): reason \(row.reason)"
+                    + (profile.defaults.partition.map { " in partition '\($0)'" } ?? "") + "; check the profile's partition, qos and account"
+            }
             if row == nil || row!.state.isTerminal {
                 _refreshDirectory(probeDir)
                 if endedAt == nil { endedAt = Date() }
@@ -319,16 +326,38 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
                 quietPolls += 1  // A busy controller: ask less often, never give up on the jobs.
                 continue
             }
+            sampleMemory(jobs, rows: rows)
             var changed = false
             for t in jobs where examine(t, rows: rows) { changed = true }
             quietPolls = changed ? 0 : quietPolls + 1
         }
     }
 
+    /// Without an accounting database Slurm forgets a job's memory when it ends, so the poller samples the
+    /// running jobs' MaxRSS with one `sstat` for all of them, at most every `usageSampleSeconds`.
+    private func sampleMemory(_ jobs: [_TrackedJob], rows: [SlurmJobStatus]) {
+        guard Date().timeIntervalSince(lastUsageSample) >= min(SlurmExecutor.usageSampleSeconds, profile.poll.maxSeconds) else { return }
+        let running = jobs.compactMap { t in t.row(in: rows).flatMap { $0.state.isRunning ? $0.jobID : nil } }
+        guard !running.isEmpty else { return }
+        lastUsageSample = Date()
+        let peaks = client.peakMemory(ofJobs: Array(Set(running)))
+        for t in jobs {
+            guard let id = t.row(in: rows)?.jobID, let peak = peaks[id] else { continue }
+            t.maxRSSBytes = max(t.maxRSSBytes ?? 0, peak)
+        }
+    }
+
+    /// Seconds a job may stay pending for `PartitionConfig` before it is taken as a request no node can meet.
+    public static let partitionConfigGraceSeconds = 20.0
+
+    /// Seconds between memory samples of running jobs (capped by the poll's maximum interval).
+    public static let usageSampleSeconds = 5.0
+
     /// Updates one job from the store and the query's rows; returns whether anything changed.
     private func examine(_ t: _TrackedJob, rows: [SlurmJobStatus]) -> Bool {
         let job = t.job
         let row = t.row(in: rows)
+        if let row { t.absorbTimes(row) }
         // Truth lives in the store.
         if FileManager.default.fileExists(atPath: job.statusFile.path) {
             // A stage that says "interrupted" when we interrupted nothing was stopped by Slurm (scancel, time
@@ -344,14 +373,34 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             complete(t, state: row?.state)
             return true
         }
+        if let row, row.state.isQueued, SlurmJobState.isPermanentLimit(reason: row.reason) {
+            refuseOverLimit(t, row: row)
+            return true
+        }
+        // `PartitionConfig` passes while Slurm checks a new job; one that stays there asks for more than the
+        // partition's nodes have (e.g. more CPUs than any node), and would wait forever.
+        if let row, row.state.isQueued, row.reason == "PartitionConfig" {
+            let since = t.partitionConfigSince ?? Date()
+            t.partitionConfigSince = since
+            if Date().timeIntervalSince(since) > SlurmExecutor.partitionConfigGraceSeconds { refuseOverLimit(t, row: row); return true }
+        } else {
+            t.partitionConfigSince = nil
+        }
         if let row, !row.state.isTerminal {
             var changed = false
             if row.state != t.lastState { t.lastState = row.state; changed = true }
             if row.state.isRunning && t.startedAt == nil { t.startedAt = Date(); t.node = row.nodes; changed = true }
             t.jobID = row.jobID
             t.endedSeenAt = nil
+            // The stage's own progress (epoch e/E, ETA by its clock) from its progress file in the run folder.
+            var inside = ""
+            if row.state.isRunning, let reading = job.progressFile.read(), reading.updated != t.progressSeen {
+                t.progressSeen = reading.updated
+                inside = ": " + reading.summary
+                changed = true
+            }
             if changed {
-                t.report(job, StageProgress(message: row.state.isRunning ? "running on \(row.nodes) (Slurm job \(t.displayID))"
+                t.report(job, StageProgress(message: row.state.isRunning ? "running on \(row.nodes) (Slurm job \(t.displayID))\(inside)"
                                                                         : "\(row.state.rawValue.lowercased()) (\(row.reason), Slurm job \(t.displayID))"))
             }
             return changed
@@ -368,13 +417,44 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         return true
     }
 
+    /// Slurm holds the job for a limit that will never clear: cancel it and fail the stage naming the limit
+    /// (the partition's value beside the job's request), instead of waiting forever.
+    private func refuseOverLimit(_ t: _TrackedJob, row: SlurmJobStatus) {
+        let target = t.arrayIndex.map { "\(t.submittedID)_\($0)" } ?? t.submittedID
+        let job = try? client.jobDetails(row.jobID == t.submittedID ? target : row.jobID)
+        _ = try? client.commandLine.run("scancel", [target])
+        var message = "Slurm will never start job \(t.displayID) for stage \(t.job.stage): reason \(row.reason)"
+        if let partition = job?["Partition"] {
+            let limits = (try? client.commandLine.run("scontrol", ["show", "partition", "-o", partition]))
+                .flatMap { $0.succeeded ? SlurmClient.parseKeyValues($0.output) : nil } ?? [:]
+            switch row.reason {
+            case "PartitionTimeLimit":
+                message += "; partition '\(partition)' allows MaxTime=\(limits["MaxTime"] ?? "?") but the job asks TimeLimit=\(job?["TimeLimit"] ?? "?")"
+            case "PartitionConfig":
+                message += "; the job asks \(job?["TRES"] ?? "?") but partition '\(partition)' has \(limits["TRES"] ?? "?") in all"
+                    + " (MaxCPUsPerNode=\(limits["MaxCPUsPerNode"] ?? "?"), MaxMemPerNode=\(limits["MaxMemPerNode"] ?? "?"))"
+            case "PartitionNodeLimit":
+                message += "; partition '\(partition)' allows MinNodes=\(limits["MinNodes"] ?? "?") MaxNodes=\(limits["MaxNodes"] ?? "?") but the job asks NumNodes=\(job?["NumNodes"] ?? "?")"
+            default:
+                message += " (partition '\(partition)', QOS \(job?["QOS"] ?? "?"), account \(job?["Account"] ?? "?"))"
+            }
+        }
+        message += ". The job was cancelled before it started; ask for less (resources: in the pipeline or the profile) or use another partition/QOS"
+        t.lastState = row.state
+        t.reason = row.reason
+        t.job.recordLoss(.failed, message: message, store: t.store)
+        complete(t, state: SlurmJobState(rawValue: "CANCELLED"))
+    }
+
     /// The job's status file (or record) is in the store: report it and stop tracking.
     private func complete(_ t: _TrackedJob, state: SlurmJobState?) {
         lock.lock()
         let removed = tracked.removeValue(forKey: ObjectIdentifier(t)) != nil
         if removed { accounting.append(t.accountingEntry(finalState: state ?? t.lastState)) }
+        let folder = runFolder
         lock.unlock()
         guard removed else { return }
+        t.job.recordPlacement(t.placement(runFolder: folder))
         writeAccounting()  // Before reporting: the last report may let the driver exit.
         t.finish(t.job)
     }
@@ -485,6 +565,7 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             "job_name": .string(runJobName ?? ""),
             "status_queries": .integer(client.statusQueries),
             "queue_count_queries": .integer(client.queueCountQueries),
+            "usage_queries": .integer(client.usageQueries),
             "submissions": .integer(client.submissions),
             "submit_retries": .integer(client.submitRetries),
             "arrays": .integer(arrays),
@@ -519,6 +600,16 @@ final class _TrackedJob: @unchecked Sendable {
     var lastState: SlurmJobState?
     var stageSaidInterrupted: StageExecStatus?
     var logFile = URL(fileURLWithPath: "/dev/null")
+    /// Slurm's own submit and start times and run time (from the status query's rows).
+    var slurmSubmit: Date?
+    var slurmStart: Date?
+    var slurmElapsed: Double?
+    /// The largest MaxRSS `sstat` reported while the job ran.
+    var maxRSSBytes: Int?
+    /// Since when Slurm has held the job for `PartitionConfig`.
+    var partitionConfigSince: Date?
+    /// The time of the last progress report read from the stage's progress file.
+    var progressSeen: Date?
 
     init(job: StageJob, store: ArtifactStore, finish: @escaping @Sendable (StageJob) -> Void,
          report: @escaping @Sendable (StageJob, StageProgress) -> Void, resources: StageResources) {
@@ -539,15 +630,42 @@ final class _TrackedJob: @unchecked Sendable {
         return "\(submittedID)_\(arrayIndex)" + (jobID.map { $0 != submittedID ? " (job \($0))" : "" } ?? "")
     }
 
+    /// Takes Slurm's times from a status row (start only once the job started: while pending it is an estimate).
+    func absorbTimes(_ row: SlurmJobStatus) {
+        if let submit = row.submitTime { slurmSubmit = submit }
+        guard !row.state.isQueued else { return }
+        if let start = row.startTime { slurmStart = start }
+        if let used = row.timeUsedSeconds { slurmElapsed = used }
+        if !row.nodes.isEmpty { node = row.nodes }
+    }
+
+    /// Queue wait by Slurm's clock when known, else as the driver's polls saw it.
+    var queueWaitSeconds: Double? {
+        if let slurmStart, let slurmSubmit { return max(0, slurmStart.timeIntervalSince(slurmSubmit)) }
+        return startedAt.map { $0.timeIntervalSince(submittedAt) }
+    }
+
+    /// The run record's account of this job.
+    func placement(runFolder: URL?) -> StagePlacement {
+        let times = slurmStart != nil ? "squeue %V/%S/%M" : "the driver's polls"
+        var log = logFile.path
+        if let runFolder, log.hasPrefix(runFolder.path + "/") { log = String(log.dropFirst(runFolder.path.count + 1)) }
+        return StagePlacement(executor: "slurm", job: displayID, node: node, queueWaitSeconds: queueWaitSeconds, elapsedSeconds: slurmElapsed,
+                              maxRSSBytes: maxRSSBytes, source: "times from \(times), MaxRSS sampled by sstat while running",
+                              attempts: attempt + 1, log: log)
+    }
+
     func accountingEntry(finalState: SlurmJobState?) -> [String: JSONValue] {
         var e: [String: JSONValue] = [
             "stage": .string(job.stage), "key": .string(job.key), "job": .string(displayID), "attempt": .integer(attempt),
             "state": .string(finalState?.rawValue ?? "UNKNOWN"), "node": .string(node ?? ""), "log": .string(logFile.path),
         ]
         if let startedAt {
-            e["queue_wait_seconds"] = .number(startedAt.timeIntervalSince(submittedAt))
+            e["queue_wait_seconds"] = .number(queueWaitSeconds ?? startedAt.timeIntervalSince(submittedAt))
             e["run_seconds"] = .number(Date().timeIntervalSince(startedAt))
         }
+        if let slurmElapsed { e["slurm_elapsed_seconds"] = .number(slurmElapsed) }
+        if let maxRSSBytes { e["max_rss_bytes"] = .integer(maxRSSBytes) }
         return e
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A job's state as Slurm names it (`squeue %T`, `sacct State`, `scontrol JobState`).
 public struct SlurmJobState: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     /// The upper-case name (`RUNNING`, `OUT_OF_MEMORY`…).
@@ -17,6 +19,14 @@ public struct SlurmJobState: RawRepresentable, Sendable, Hashable, CustomStringC
     public var isRunning: Bool { ["RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING"].contains(rawValue) }
     /// Ended: Slurm will not run this job again by itself (we submit with `--no-requeue`).
     public var isTerminal: Bool { !isQueued && !isRunning }
+    /// Pending reasons that never clear for this job: it asks for more than its partition, QOS or association
+    /// allows per job (`PartitionTimeLimit`, `QOSMaxWallDurationPerJobLimit`…), or names an invalid QOS/account.
+    /// Limits on the user's running total (`QOSMaxJobsPerUserLimit`, `AssocGrpCPULimit`…) clear as other jobs end.
+    public static func isPermanentLimit(reason: String) -> Bool {
+        ["PartitionTimeLimit", "PartitionNodeLimit", "InvalidQOS", "InvalidAccount"].contains(reason)
+            || reason.range(of: "^(QOS|Assoc)Max[A-Za-z]*PerJob(Limit)?$", options: .regularExpression) != nil
+    }
+
     /// Ended because of the machine, not the stage (worth a resubmission under `retries`).
     public var isInfrastructureFailure: Bool { ["NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "REVOKED"].contains(rawValue) }
 
@@ -48,4 +58,10 @@ public struct SlurmJobStatus: Sendable, Equatable {
     public var nodes: String
     /// The job name.
     public var name: String
+    /// When the job was submitted (`%V`).
+    public var submitTime: Date? = nil
+    /// When it started (`%S`; Slurm's estimate while pending, so read only once it runs).
+    public var startTime: Date? = nil
+    /// Seconds it has run (`%M`; final once it ended).
+    public var timeUsedSeconds: Double? = nil
 }

@@ -64,10 +64,10 @@ public struct BackboneBenchmark {
             flopsPerRun = ConvolutionKernels.performedFLOPs - before
             return time
         }
-        let median = Self.median(trainingTimes)
+        let median = VisionBackbones.median(trainingTimes)
         return Result(
             backbone: "\(configuration.depth.rawValue)-t\(configuration.truncation)", imageSize: imageSize,
-            threads: ThreadingConfiguration.workerCount, forwardSeconds: Self.median(forwardTimes),
+            threads: ThreadingConfiguration.workerCount, forwardSeconds: VisionBackbones.median(forwardTimes),
             forwardBackwardSeconds: median, convolutionGFLOPs: flopsPerRun / 1e9,
             achievedGFLOPSPerSecond: flopsPerRun / 1e9 / median,
             sgemmCeilingGFLOPSPerSecond: Self.sgemmCeiling(), peakResidentMiB: Self.peakResidentMiB(),
@@ -100,11 +100,6 @@ public struct BackboneBenchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Peak resident set size of this process (getrusage; kilobytes on Linux).

@@ -65,7 +65,7 @@ public struct SliceFigure {
         let gap = 10.0, headerHeight = 44.0, rowLabel = 22.0
         let width = 4 * panelSize + 5 * gap
         let rowHeight = rowLabel + panelSize + gap
-        var svg = SVGDocument(width: width, height: headerHeight + Double(rows.count) * rowHeight + 26, title: title)
+        var svg = SVGDocument(width: width, height: headerHeight + Double(rows.count) * rowHeight + 44, title: title)
         svg.text(title, x: gap, y: 18, size: 14, weight: "600")
         let headers = ["prediction (class, score)", "mask logits, top \(logitMapCount)", "ground truth", "difference"]
         for (c, header) in headers.enumerated() {
@@ -74,6 +74,12 @@ public struct SliceFigure {
         for (r, row) in rows.enumerated() {
             let top = headerHeight + Double(r) * rowHeight
             svg.text("\(row.name) · \(row.note)", x: gap, y: top + 15, size: 12, fill: "#333")
+            // Every detection with its score in reading order, so a caption that had to shorten loses nothing.
+            let listed = row.predictions.prefix(5).enumerated().map { "#\($0.offset + 1) \(className($0.element.label)) \($0.element.score.map { String(format: "%.2f", $0) } ?? "")" }
+            if !listed.isEmpty {
+                svg.text("detections: " + listed.joined(separator: ", ") + (row.predictions.count > 5 ? ", …" : ""),
+                         x: gap + 3 * (panelSize + gap) + panelSize, y: top + 15, size: 11.5, anchor: "end", fill: "#555")
+            }
             let y = top + rowLabel
             let scale = panelSize / Double(max(row.width, row.height))
             func x(_ column: Int) -> Double { gap + Double(column) * (panelSize + gap) }
@@ -87,31 +93,49 @@ public struct SliceFigure {
             var predicted = RGBCanvas(grey: row.grey, width: row.width, height: row.height)
             for p in row.predictions.reversed() { predicted.blend(mask: p.mask, color: Self.rgb(classColor(p.label)), alpha: 0.4) }
             svg.image(dataURI: try uri(predicted), x: x(0), y: y, width: w, height: h)
-            for p in row.predictions {
+            var captions = CaptionPlacer(panel: (x(0), y, panelSize, panelSize))
+            for (rank, p) in row.predictions.enumerated() {
                 drawBox(&svg, p.box, origin: (x(0), y), scale: scale, color: classColor(p.label), dash: "5 3",
-                        caption: "\(className(p.label)) \(p.score.map { String(format: "%.2f", $0) } ?? "")")
+                        caption: "#\(rank + 1) \(className(p.label)) \(p.score.map { String(format: "%.2f", $0) } ?? "")",
+                        shortCaption: "#\(rank + 1)", placer: &captions)
             }
             if row.predictions.isEmpty { svg.text("no detection", x: x(0) + 6, y: y + 16, size: 12, fill: "white") }
 
             // 2: the logit maps of the top detections: per pixel the largest sigmoid(logit), on a dark-to-bright scale.
             let topLogits = row.predictions.prefix(logitMapCount).compactMap(\.logits)
             var probability = [Float](repeating: 0, count: row.width * row.height)
-            for logits in topLogits { for i in probability.indices { probability[i] = max(probability[i], 1 / (1 + exp(-logits[i]))) } }
-            var heat = RGBCanvas(width: row.width, height: row.height)
-            for i in probability.indices {
-                let c = Self.inferno(Double(probability[i]))
-                heat.set(i % row.width, i / row.width, c)
+            // A detection's logits are pasted into its box; outside it they are 0 (probability ½), which
+            // would paint the whole panel mid-scale, so each map counts only inside its own box.
+            for (p, logits) in zip(row.predictions.prefix(logitMapCount), topLogits) {
+                let x0 = max(0, Int(floor(p.box[0]))), y0 = max(0, Int(floor(p.box[1])))
+                let x1 = min(row.width, Int(ceil(p.box[2]))), y1 = min(row.height, Int(ceil(p.box[3])))
+                guard x0 < x1, y0 < y1 else { continue }
+                for py in y0..<y1 { for px in x0..<x1 {
+                    let i = py * row.width + px
+                    probability[i] = max(probability[i], 1 / (1 + exp(-logits[i])))
+                } }
+            }
+            // The slice, dimmed, where no map reaches: it keeps the maps in place anatomically.
+            var heat = RGBCanvas(grey: row.grey.map { $0 * 0.35 }, width: row.width, height: row.height)
+            for i in probability.indices where probability[i] > 0.02 {
+                heat.set(i % row.width, i / row.width, Self.inferno(Double(probability[i])))
             }
             svg.image(dataURI: try uri(heat), x: x(1), y: y, width: w, height: h)
+            var rankCaptions = CaptionPlacer(panel: (x(1), y, panelSize, panelSize))
             for (rank, p) in row.predictions.prefix(logitMapCount).enumerated() {
-                drawBox(&svg, p.box, origin: (x(1), y), scale: scale, color: "#ffffff", dash: "2 3", caption: "#\(rank + 1)")
+                drawBox(&svg, p.box, origin: (x(1), y), scale: scale, color: "#ffffff", dash: "2 3", caption: "#\(rank + 1)",
+                        shortCaption: "#\(rank + 1)", placer: &rankCaptions)
             }
 
             // 3: ground truth.
             var truth = RGBCanvas(grey: row.grey, width: row.width, height: row.height)
             for g in row.groundTruth { truth.blend(mask: g.mask, color: Self.rgb(classColor(g.label)), alpha: 0.45) }
             svg.image(dataURI: try uri(truth), x: x(2), y: y, width: w, height: h)
-            for g in row.groundTruth { drawBox(&svg, g.box, origin: (x(2), y), scale: scale, color: classColor(g.label), dash: nil, caption: className(g.label)) }
+            var truthCaptions = CaptionPlacer(panel: (x(2), y, panelSize, panelSize))
+            for g in row.groundTruth {
+                drawBox(&svg, g.box, origin: (x(2), y), scale: scale, color: classColor(g.label), dash: nil, caption: className(g.label),
+                        shortCaption: String(className(g.label).prefix(1)), placer: &truthCaptions)
+            }
             if row.groundTruth.isEmpty { svg.text("no lesion", x: x(2) + 6, y: y + 16, size: 12, fill: "white") }
 
             // 4: difference: hits green, missed magenta, false positives blue; unmatched instances boxed.
@@ -125,8 +149,15 @@ public struct SliceFigure {
             svg.image(dataURI: try uri(difference), x: x(3), y: y, width: w, height: h)
             let missed = row.groundTruth.filter { g in !row.predictions.contains { Self.iou($0.mask, g.mask) >= matchIoU } }
             let falsePositives = row.predictions.filter { p in !row.groundTruth.contains { Self.iou(p.mask, $0.mask) >= matchIoU } }
-            for g in missed { drawBox(&svg, g.box, origin: (x(3), y), scale: scale, color: "#e600c8", dash: nil, caption: "missed") }
-            for p in falsePositives { drawBox(&svg, p.box, origin: (x(3), y), scale: scale, color: "#2882ff", dash: "5 3", caption: "false positive") }
+            var differenceCaptions = CaptionPlacer(panel: (x(3), y, panelSize, panelSize))
+            for g in missed {
+                drawBox(&svg, g.box, origin: (x(3), y), scale: scale, color: "#ff4fe0", dash: nil, caption: "missed", shortCaption: "M", placer: &differenceCaptions)
+            }
+            for p in falsePositives {
+                let rank = (row.predictions.firstIndex { $0.box == p.box }).map { "#\($0 + 1) " } ?? ""
+                drawBox(&svg, p.box, origin: (x(3), y), scale: scale, color: "#5aa9ff", dash: "5 3", caption: "\(rank)false positive",
+                        shortCaption: rank.isEmpty ? "FP" : String(rank.dropLast()), placer: &differenceCaptions)
+            }
         }
         let legendY = headerHeight + Double(rows.count) * rowHeight + 10
         for (i, (name, color)) in [("overlap", Self.hitColor), ("missed", Self.missedColor), ("false positive", Self.falsePositiveColor)].enumerated() {
@@ -136,19 +167,25 @@ public struct SliceFigure {
         }
         svg.text("Boxes on the difference: lesions no detection overlaps at mask IoU ≥ \(String(format: "%.2g", matchIoU)), and detections overlapping no lesion.",
                  x: gap, y: legendY, size: 11.5, fill: "#555")
+        // Class colours of the prediction and ground-truth columns (a short caption shows the initial only).
+        for (i, name) in classNames.dropFirst().enumerated() {
+            let lx = gap + Double(i) * 130
+            svg.rect(lx, legendY + 7, 11, 11, fill: classColor(i + 1))
+            svg.text(name, x: lx + 15, y: legendY + 16, size: 11.5)
+        }
         return svg
     }
 
-    func drawBox(_ svg: inout SVGDocument, _ box: [Float], origin: (Double, Double), scale: Double, color: String, dash: String?, caption: String) {
+    /// A box and its caption on a dark tab. The caption goes where `placer` finds room (above the box,
+    /// below it, inside its top edge…); where the full caption fits nowhere the short one does.
+    func drawBox(_ svg: inout SVGDocument, _ box: [Float], origin: (Double, Double), scale: Double, color: String, dash: String?,
+                 caption: String, shortCaption: String, placer: inout CaptionPlacer) {
         let x1 = origin.0 + Double(box[0]) * scale, y1 = origin.1 + Double(box[1]) * scale
         let x2 = origin.0 + Double(box[2]) * scale, y2 = origin.1 + Double(box[3]) * scale
         svg.append("<rect x=\"\(SVGDocument.n(x1))\" y=\"\(SVGDocument.n(y1))\" width=\"\(SVGDocument.n(max(1, x2 - x1)))\" height=\"\(SVGDocument.n(max(1, y2 - y1)))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.5\"\(dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")/>")
-        guard !caption.isEmpty else { return }
-        let textWidth = Double(caption.count) * 6.6 + 6
-        let ty = y1 >= origin.1 + 16 ? y1 - 15 : y2 + 1
-        let tx = min(x1, origin.0 + panelSize - textWidth)
-        svg.rect(tx, ty, textWidth, 14, fill: "rgba(0,0,0,0.72)")
-        svg.text(caption, x: tx + 3, y: ty + 11, size: 11, fill: color)
+        guard let (text, tx, ty, width) = placer.place([caption, shortCaption], box: (x1, y1, x2, y2)) else { return }
+        svg.rect(tx, ty, width, CaptionPlacer.height, fill: "rgba(0,0,0,0.72)")
+        svg.text(text, x: tx + 3, y: ty + 11, size: 11, fill: color)
     }
 
     static func iou(_ a: [Bool], _ b: [Bool]) -> Float {
@@ -171,5 +208,38 @@ public struct SliceFigure {
         let i = min(Int(x), stops.count - 2), f = x - Double(i)
         let (a, b) = (stops[i], stops[i + 1])
         return RGBColor(UInt8(a.0 + (b.0 - a.0) * f), UInt8(a.1 + (b.1 - a.1) * f), UInt8(a.2 + (b.2 - a.2) * f))
+    }
+}
+
+/// Finds room for box captions inside one panel so that they do not cover each other.
+struct CaptionPlacer {
+    static let height = 14.0
+    /// The panel: x, y, width, height.
+    var panel: (x: Double, y: Double, width: Double, height: Double)
+    var taken: [(x: Double, y: Double, width: Double)] = []
+
+    init(panel: (Double, Double, Double, Double)) { self.panel = panel }
+
+    /// The tab's width: DejaVu Sans, the widest of the usual sans faces, sets digits at 0.64 em (7 px at 11 px).
+    static func width(_ text: String) -> Double { Double(text.count) * 7 + 6 }
+
+    /// The first text of `texts` (longest first) with a free spot next to the box, and that spot
+    /// (text, x, y of the tab's top, tab width); nil when not even the last one fits.
+    mutating func place(_ texts: [String], box: (x1: Double, y1: Double, x2: Double, y2: Double)) -> (String, Double, Double, Double)? {
+        let h = CaptionPlacer.height
+        for text in texts {
+            let w = CaptionPlacer.width(text)
+            let left = min(max(box.x1, panel.x), panel.x + panel.width - w)
+            let right = min(max(box.x2 - w, panel.x), panel.x + panel.width - w)
+            let candidates = [(left, box.y1 - h - 1), (left, box.y2 + 1), (left, box.y1 + 1), (right, box.y1 - h - 1), (right, box.y2 + 1),
+                              (left, box.y1 - 2 * h - 2), (left, box.y2 + h + 2)]
+            for (x, y) in candidates where y >= panel.y && y + h <= panel.y + panel.height {
+                if !taken.contains(where: { x < $0.x + $0.width && $0.x < x + w && y < $0.y + h && $0.y < y + h }) {
+                    taken.append((x, y, w))
+                    return (text, x, y, w)
+                }
+            }
+        }
+        return nil
     }
 }

@@ -13,7 +13,7 @@ extension Masknet {
 
         func run() throws {
             let graph = try loadGraph(pipeline, overrides: overrides)
-            do { emit(try graph.render(format: format)) } catch let e as EngineError { throw ValidationError(e.message) }
+            emit(try graph.render(format: format))
         }
     }
 }

@@ -27,18 +27,16 @@ extension Masknet {
         }
 
         func run() throws {
-            do {
-                let store = try storeOptions.open(creating: false)
-                let stages: [StageRunRecord]
-                if let pipeline {
-                    stages = try Planner(store: store).storedStages(try loadGraph(pipeline, overrides: overrides))
-                } else {
-                    stages = try store.run(runID ?? "last").stages
-                }
-                let (_, outputs, single) = try OutputExport.select(output, in: stages)
-                let made = try OutputExport.export(outputs, single: single, to: URL(fileURLWithPath: destination), store: store)
-                for url in made { emit("\(url.path)\n") }
-            } catch let e as EngineError { throw ValidationError(e.message) }
+            let store = try storeOptions.open(creating: false)
+            let stages: [StageRunRecord]
+            if let pipeline {
+                stages = try Planner(store: store).storedStages(try loadGraph(pipeline, overrides: overrides))
+            } else {
+                stages = try store.run(runID ?? "last").stages
+            }
+            let (_, outputs, single) = try OutputExport.select(output, in: stages)
+            let made = try OutputExport.export(outputs, single: single, to: URL(fileURLWithPath: destination), store: store)
+            for url in made { emit("\(url.path)\n") }
         }
     }
 }

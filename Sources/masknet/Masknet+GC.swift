@@ -18,10 +18,8 @@ extension Masknet {
         func run() throws {
             var o = GCOptions()
             o.keepLast = keepLast; o.olderThanDays = olderThan; o.pipeline = pipeline; o.dryRun = dryRun
-            do {
-                let r = try storeOptions.open().collectGarbage(o)
-                emit("\(dryRun ? "would remove" : "removed") \(r.removedRuns.count) run(s), \(r.removedActions) action record(s), \(r.removedObjects) object(s); \(dryRun ? "would free" : "freed") \(formatBytes(r.freedBytes)); kept \(r.keptRuns) run(s); \(dryRun ? "would drop" : "dropped") \(r.prunedStateEntries) stale file-state entr\(r.prunedStateEntries == 1 ? "y" : "ies")\n")
-            } catch let e as EngineError { throw ValidationError(e.message) }
+            let r = try storeOptions.open().collectGarbage(o)
+            emit("\(dryRun ? "would remove" : "removed") \(r.removedRuns.count) run(s), \(r.removedActions) action record(s), \(r.removedObjects) object(s); \(dryRun ? "would free" : "freed") \(formatBytes(r.freedBytes)); kept \(r.keptRuns) run(s); \(dryRun ? "would drop" : "dropped") \(r.prunedStateEntries) stale file-state entr\(r.prunedStateEntries == 1 ? "y" : "ies")\n")
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CTDatasets
 import Foundation
 import MaskNetWorkflows
 import ObjectDetection
@@ -35,16 +36,16 @@ extension Masknet {
         var out: String
 
         @Option(name: .long, help: "Keep detections whose score is strictly above this.")
-        var scoreThreshold: Float = 0.05
+        var scoreThreshold: Float = SegmentationPostProcessing.inference.scoreThreshold
 
         @Option(name: .long, help: "Per-class NMS IoU threshold of the RoI heads.")
-        var nmsThreshold: Float = 0.5
+        var nmsThreshold: Float = SegmentationPostProcessing.inference.nmsThreshold
 
         @Option(name: .long, help: "At most this many detections per slice.")
-        var detectionsPerImage: Int = 100
+        var detectionsPerImage: Int = SegmentationPostProcessing.inference.detectionsPerImage
 
         @Option(name: .long, help: "Mask LOGIT threshold, as the seed's --mask_logits_th (0.5 = probability 0.62).")
-        var maskThreshold: Float = 0.5
+        var maskThreshold: Float = SegmentationPostProcessing.inference.maskLogitThreshold
 
         @Option(name: .long, help: "Overlay PNGs for the first N slices only (default: all; 0: none).")
         var overlays: Int?
@@ -70,8 +71,9 @@ extension Masknet {
 
         func run() throws {
             let options = SegmentationInferenceOptions(
-                scoreThreshold: scoreThreshold, nmsThreshold: nmsThreshold, detectionsPerImage: detectionsPerImage,
-                maskLogitThreshold: maskThreshold, overlayLimit: overlays, writeLabelMasks: !noLabelMasks)
+                postProcessing: SegmentationPostProcessing(scoreThreshold: scoreThreshold, nmsThreshold: nmsThreshold,
+                                                           detectionsPerImage: detectionsPerImage, maskLogitThreshold: maskThreshold),
+                overlayLimit: overlays, writeLabelMasks: !noLabelMasks)
             let summary = try SegmentationInference.run(
                 checkpoint: URL(fileURLWithPath: checkpoint), images: URL(fileURLWithPath: images),
                 output: URL(fileURLWithPath: out), options: options,

@@ -15,7 +15,7 @@ extension Masknet {
             @OptionGroup var storeOptions: StoreOptions
 
             func run() throws {
-                do { emit(RunReports.metricsTable(try storeOptions.open().run(runID))) } catch let e as EngineError { throw ValidationError(e.message) }
+                emit(RunReports.metricsTable(try storeOptions.open().run(runID)))
             }
         }
 
@@ -36,21 +36,19 @@ extension Masknet {
             @OptionGroup var storeOptions: StoreOptions
 
             func run() throws {
-                do {
-                    let store = try storeOptions.open()
-                    let a = try MetricsSnapshot.resolve(runA, store: store), b = try MetricsSnapshot.resolve(runB, store: store)
-                    let table = AggregateGates.diffTable(a, b, margin: margin)
-                    emit(table)
-                    if let html {
-                        let page = MetricsDiffPage.html(try store.run(runA), try store.run(runB),
-                                                        presentations: registeredStageKinds().metricPresentations)
-                        do { try Data(page.utf8).write(to: URL(fileURLWithPath: html), options: .atomic) } catch {
-                            throw ValidationError("cannot write \(html): \(error.localizedDescription)")
-                        }
-                        emit("wrote \(html)\n")
+                let store = try storeOptions.open()
+                let a = try MetricsSnapshot.resolve(runA, store: store), b = try MetricsSnapshot.resolve(runB, store: store)
+                let table = AggregateGates.diffTable(a, b, margin: margin)
+                emit(table)
+                if let html {
+                    let page = MetricsDiffPage.html(try store.run(runA), try store.run(runB),
+                                                    presentations: registeredStageKinds().metricPresentations)
+                    do { try Data(page.utf8).write(to: URL(fileURLWithPath: html), options: .atomic) } catch {
+                        throw EngineError("cannot write \(html): \(error.localizedDescription)")
                     }
-                    if failOnRegression && table.contains("**regression**") { throw ExitCode(3) }
-                } catch let e as EngineError { throw ValidationError(e.message) }
+                    emit("wrote \(html)\n")
+                }
+                if failOnRegression && table.contains("**regression**") { throw ExitCode(RunExitCode.gateFailed) }
             }
         }
 
@@ -63,10 +61,8 @@ extension Masknet {
             @OptionGroup var storeOptions: StoreOptions
 
             func run() throws {
-                do {
-                    let data = try MetricsSnapshot(run: try storeOptions.open().run(runID)).encoded() + Data("\n".utf8)
-                    if let output { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } else { FileHandle.standardOutput.write(data) }
-                } catch let e as EngineError { throw ValidationError(e.message) }
+                let data = try MetricsSnapshot(run: try storeOptions.open().run(runID)).encoded() + Data("\n".utf8)
+                if let output { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } else { FileHandle.standardOutput.write(data) }
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CTDatasets
 import ObjectDetection
 import VisionBackbones
 

@@ -17,15 +17,13 @@ extension Masknet {
 
         func run() throws {
             let graph = try loadGraph(pipeline, overrides: overrides)
-            do {
-                let entries = try Planner(store: try storeOptions.open(creating: recordSpecs)).plan(graph, stages: stages, force: force, recordSpecs: recordSpecs)
-                for e in entries {
-                    let key = e.willRun ? e.key.map { " [key \($0.prefix(16))]" } ?? "" : ""
-                    emit("\(e.willRun ? "run " : "skip") \(e.stage)\(key): \(e.reasons.joined(separator: "; "))\n")
-                }
-                let n = entries.filter(\.willRun).count
-                emit("\(n) of \(entries.count) stage\(entries.count == 1 ? "" : "s") would run\n")
-            } catch let e as EngineError { throw ValidationError(e.message) }
+            let entries = try Planner(store: try storeOptions.open(creating: recordSpecs)).plan(graph, stages: stages, force: force, recordSpecs: recordSpecs)
+            for e in entries {
+                let key = e.willRun ? e.key.map { " [key \($0.prefix(16))]" } ?? "" : ""
+                emit("\(e.willRun ? "run " : "skip") \(e.stage)\(key): \(e.reasons.joined(separator: "; "))\n")
+            }
+            let n = entries.filter(\.willRun).count
+            emit("\(n) of \(entries.count) stage\(entries.count == 1 ? "" : "s") would run\n")
         }
     }
 }

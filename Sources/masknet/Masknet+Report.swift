@@ -14,10 +14,8 @@ extension Masknet {
 
         func run() throws {
             let built: (RunReportPage.Summary, seconds: Double)
-            do {
-                built = try RunReportPage.rebuild(runID, storeRoot: ArtifactStore.defaultRoot(storeOptions.store),
-                                                               presentations: registeredStageKinds().metricPresentations)
-            } catch let e as EngineError { throw ValidationError(e.message) }
+            built = try RunReportPage.rebuild(runID, storeRoot: ArtifactStore.defaultRoot(storeOptions.store),
+                                                           presentations: registeredStageKinds().metricPresentations)
             let (summary, seconds) = built
             emit(String(format: "%@ (%.0f KiB, %d figures, %d SVG charts) built in %.2f s\n", summary.html.path,
                         Double(summary.htmlBytes) / 1024, summary.figureCount, summary.svgCount, seconds))
@@ -30,7 +28,7 @@ extension Masknet {
                 #endif
                 opener.arguments = (opener.executableURL!.path.hasSuffix("env") ? ["xdg-open"] : []) + [summary.html.path]
                 do { try opener.run(); opener.waitUntilExit() } catch {
-                    throw ValidationError("could not open \(summary.html.path): \(error); open it in a browser yourself")
+                    throw EngineError("could not open \(summary.html.path): \(error); open it in a browser yourself")
                 }
             }
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import MaskNetStages
 import PipelineEngine
 import SlurmExecution
 import TensorCore
@@ -43,7 +44,7 @@ extension Masknet {
             let store = try storeOptions.open()
             let baselineSnapshot: MetricsSnapshot?
             do { baselineSnapshot = try baseline.map { try MetricsSnapshot.resolve($0, store: store) } } catch let e as EngineError {
-                throw ValidationError("--baseline: \(e.message)")
+                throw EngineError("--baseline: \(e.message)")
             }
             let profile = try slurm.loadProfile()
             let executorName = executor ?? profile.executor ?? "local"
@@ -75,19 +76,14 @@ extension Masknet {
             options.jobs = jobs ?? (executorName == "slurm" ? profile.maxJobsInQueue : 1)
             options.keepGoing = keepGoing
             options.junit = junit.map { URL(fileURLWithPath: $0) }
-            options.environment = runEnvironment()
+            options.environment = RunEnvironment.record()
             switch executorName {
-            case "process": options.executor = ProcessExecutor(executable: currentExecutable())
+            case "process": options.executor = ProcessExecutor(executable: RunEnvironment.executable())
             case "slurm": options.executor = try slurm.executor(for: graph, profile: profile)
             default: options.executor = LocalExecutor()
             }
             options.baseline = baselineSnapshot
-            let record: RunRecord
-            do {
-                record = try runner.run(graph, options: options, events: { reporter.handle($0) })
-            } catch let e as EngineError {
-                throw ValidationError(e.message)
-            }
+            let record = try runner.run(graph, options: options, events: { reporter.handle($0) })
             _ = sources
             if !json && !record.verdicts.isEmpty && (!quiet || record.verdicts.contains { !$0.passed }) {
                 FileHandle.standardError.write(Data(("\n" + RunReports.verdictTable(record.verdicts)).utf8))

@@ -25,6 +25,7 @@ extension Masknet {
             @Argument(help: "Stage key (64 hex digits, or a unique prefix of at least 8, as printed by `masknet plan`).") var key: String
             @Option(name: .long, help: "Name shown in the log.") var name: String?
             @Option(name: .long, help: "Write the outcome here as JSON (see above).") var statusFile: String?
+            @Option(name: .long, help: "Write the stage's latest progress here as JSON, at most once a second (read by a waiting driver).") var progressFile: String?
             @Flag(name: .long, help: "Recompute even if the store holds a verified result.") var force = false
             @OptionGroup var storeOptions: StoreOptions
 
@@ -42,11 +43,13 @@ extension Masknet {
                 }
                 defer { _ = sources }
                 let statusURL = statusFile.map { URL(fileURLWithPath: $0) }
+                let progressWriter = progressFile.map { StageProgressFile.Writer(StageProgressFile(url: URL(fileURLWithPath: $0))) }
                 do {
                     let record = try StageRunner.execute(key: key, name: name, store: store, registry: registeredStageKinds(),
                                                          statusFile: statusURL, force: force,
                                                          cancelled: { cancellation.isCancelled },
-                                                         context: { cancellation.attach($0) })
+                                                         context: { cancellation.attach($0) },
+                                                         progress: { progressWriter?.write($0) })
                     FileHandle.standardError.write(Data("\(name ?? String(key.prefix(12))): published \(record.outputs.count) output(s)\n".utf8))
                 } catch {
                     // Errors before the stage could start (bad key, missing spec) still leave a status file.

@@ -14,14 +14,12 @@ extension Masknet {
 
         func run() throws {
             let graph = try loadGraph(pipeline, overrides: overrides)
-            do {
-                let (lastRun, rows, entry) = try Planner(store: try storeOptions.open(creating: false)).why(graph, stage: stage)
-                emit("\(stage): \(entry.willRun ? "would run" : "up to date") — \(entry.reasons.joined(separator: "; "))\n")
-                emit("compared with \(lastRun.map { "run \($0)" } ?? "nothing (no earlier run of this stage)")\n\n")
-                emit("| component | last run | now | |\n|---|---|---|---|\n")
-                func cell(_ s: String?) -> String { (s ?? "—").replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "|", with: "\\|") }
-                for r in rows { emit("| \(r.component) | \(cell(r.last)) | \(cell(r.now)) | \(r.changed ? "changed" : "") |\n") }
-            } catch let e as EngineError { throw ValidationError(e.message) }
+            let (lastRun, rows, entry) = try Planner(store: try storeOptions.open(creating: false)).why(graph, stage: stage)
+            emit("\(stage): \(entry.willRun ? "would run" : "up to date") — \(entry.reasons.joined(separator: "; "))\n")
+            emit("compared with \(lastRun.map { "run \($0)" } ?? "nothing (no earlier run of this stage)")\n\n")
+            emit("| component | last run | now | |\n|---|---|---|---|\n")
+            func cell(_ s: String?) -> String { (s ?? "—").replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "|", with: "\\|") }
+            for r in rows { emit("| \(r.component) | \(cell(r.last)) | \(cell(r.now)) | \(r.changed ? "changed" : "") |\n") }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MaskNetStages
 import PipelineEngine
 import SlurmExecution
 #if canImport(Glibc)
@@ -19,7 +20,7 @@ struct SlurmRunOptions: ParsableArguments {
     func loadProfile() throws -> SlurmProfile {
         var p = SlurmProfile()
         if let profile {
-            do { p = try SlurmProfile(contentsOf: URL(fileURLWithPath: profile)) } catch let e as SlurmError { throw ValidationError(e.message) }
+            p = try SlurmProfile(contentsOf: URL(fileURLWithPath: profile))
         }
         if let localCheap { p.localCheap = localCheap }
         return p
@@ -29,7 +30,7 @@ struct SlurmRunOptions: ParsableArguments {
     static func client(_ profile: SlurmProfile) throws -> SlurmClient {
         let client = SlurmClient(submitsPerSecond: profile.submitsPerSecond)
         guard client.controllerIsUp() else {
-            throw ValidationError("--executor slurm: no Slurm controller answers `scontrol ping` from this machine (is Slurm installed and SLURM_CONF set?)")
+            throw SlurmError(.unavailable, "--executor slurm: no Slurm controller answers `scontrol ping` from this machine (is Slurm installed and SLURM_CONF set?)")
         }
         return client
     }
@@ -37,9 +38,8 @@ struct SlurmRunOptions: ParsableArguments {
     /// The Slurm executor for a pipeline: its `resources:`/`retries:`, the profile, and a `process` executor
     /// for cheap stages.
     func executor(for graph: PipelineGraph, profile: SlurmProfile) throws -> SlurmExecutor {
-        let resources: PipelineResources
-        do { resources = try PipelineResources(graph.definition) } catch let e as SlurmError { throw ValidationError(e.message) }
-        let executable = currentExecutable()
+        let resources = try PipelineResources(graph.definition)
+        let executable = RunEnvironment.executable()
         return SlurmExecutor(client: try SlurmRunOptions.client(profile), profile: profile, executable: executable,
                              stageResources: resources.resources, stageRetries: resources.retries,
                              local: ProcessExecutor(executable: executable))
@@ -48,12 +48,11 @@ struct SlurmRunOptions: ParsableArguments {
     /// `run --detach`: submits the chain and prints how to follow it.
     func detachRun(_ graph: PipelineGraph, stages: [String], force: [String], overrides: [String], store: ArtifactStore,
                    profile: SlurmProfile) throws {
-        let resources: PipelineResources
-        do { resources = try PipelineResources(graph.definition) } catch let e as SlurmError { throw ValidationError(e.message) }
+        let resources = try PipelineResources(graph.definition)
         let plan = try Planner(store: store).plan(graph, stages: stages, force: force)
         guard force.isEmpty else { throw ValidationError("--detach does not take --force (each job reruns its stage only when it is not cached)") }
         let run = try DetachedRun.submit(graph: graph, plan: plan, overrides: overrides, store: store, client: try SlurmRunOptions.client(profile),
-                                         profile: profile, resources: resources, executable: currentExecutable())
+                                         profile: profile, resources: resources, executable: RunEnvironment.executable())
         FileHandle.standardError.write(Data("submitted \(run.jobs.count) stage(s) as Slurm jobs named \(run.jobName) (\(run.cached.count) already cached)\nfollow it with: masknet status \(run.id) --watch --store \(store.root.path)\n".utf8))
         emit(run.id + "\n")
     }
@@ -61,8 +60,7 @@ struct SlurmRunOptions: ParsableArguments {
     /// `masknet status RUN [--watch]` for a detached run: one status query per round and the store's view
     /// (a stage is done when its result is a cache hit); exits 0 when every stage is done, 1 when a job failed.
     static func followDetached(_ id: String, store: ArtifactStore, watch: Bool) throws {
-        let run: DetachedRun
-        do { run = try DetachedRun.read(run: id, store: store) } catch let e as SlurmError { throw ValidationError(e.message) }
+        let run = try DetachedRun.read(run: id, store: store)
         let graph = try loadGraph(run.pipelineFile, overrides: run.overrides)
         let profile = SlurmProfile()
         let client = try client(profile)

@@ -1,7 +1,9 @@
+import CTDatasets
 import LesionClassifier
 import NeuralNetwork
 import ObjectDetection
 import TensorCore
+import TestSupport
 import VisionBackbones
 import XCTest
 
@@ -43,7 +45,7 @@ final class ClassifierParityTests: XCTestCase {
         let fixture = try classifierFixture("module_s")
         let (store, module) = try moduleS(fixture)
         let batch = try fixture.float("batch_input").scalars
-        let labels = try fixture.ints("batch_labels").map { try XCTUnwrap(SliceClass(rawValue: $0)) }
+        let labels = try fixture.ints("batch_labels").map { try XCTUnwrap(CTClass(rawValue: $0)) }
         for (kind, key) in [(ClassifierLoss.binaryCrossEntropy, "bce"), (.softmaxCrossEntropy, "softmax")] {
             store.zeroGradients()
             let tape = GradientTape()

@@ -1,3 +1,4 @@
+import CTDatasets
 import Foundation
 import LesionClassifier
 import NeuralNetwork
@@ -49,7 +50,7 @@ enum ClassifierTestSupport {
     }
 
     /// A 64×64 slice whose bright blob size depends on the class, with seeded noise.
-    static func slice(_ label: SliceClass, variant: Int) -> Tensor {
+    static func slice(_ label: CTClass, variant: Int) -> Tensor {
         var generator = SeededGenerator(seed: UInt64(17 + 31 * variant + label.rawValue))
         let radius = [0.0, 7.0, 14.0][label.rawValue] as Double
         let (cx, cy) = (24 + Double(variant % 3) * 8, 28 + Double(variant % 2) * 6)
@@ -67,7 +68,7 @@ enum ClassifierTestSupport {
     /// `count` slices cycling through the classes, identified `slice-<index>`.
     static func source(count: Int, offset: Int = 0) -> LabelledSliceSource {
         LabelledSliceSource(count: count) { index in
-            let label = SliceClass(rawValue: (index + offset) % 3)!
+            let label = CTClass(rawValue: (index + offset) % 3)!
             return (slice(label, variant: index + offset), label, "slice-\(index + offset)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import MaskNetStages
 import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The whole paper pipeline through the engine on a tiny generated data set: every ML kind runs, reports
@@ -46,16 +47,8 @@ final class PaperPipelineTests: XCTestCase {
     """
 
     func testTinyPaperPipelineRunsThenHitsTheCache() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("masknet-paper-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: root) }
-        let file = root.appendingPathComponent("tiny.yaml")
-        try Self.pipeline.write(to: file, atomically: true, encoding: .utf8)
-        let registry = MaskNetStageKinds.registry
-        func run() throws -> RunRecord {
-            let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: file), registry: registry)
-            return try PipelineRunner(store: try ArtifactStore(root: root.appendingPathComponent("store"))).run(graph, options: RunOptions(), events: { _ in })
-        }
+        let workspace = try PipelineWorkspace(kinds: KindRegistry.builtIn + MaskNetStageKinds.all)
+        func run() throws -> RunRecord { try workspace.run(Self.pipeline, name: "tiny.yaml").0 }
         let first = try run()
         XCTAssertEqual(first.status, .succeeded, "\(first.stages.map { "\($0.name): \($0.status)" })")
         let metrics = Dictionary(uniqueKeysWithValues: first.stages.map { ($0.name, $0.metrics) })

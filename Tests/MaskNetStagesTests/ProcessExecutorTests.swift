@@ -1,6 +1,7 @@
 import Foundation
 import MaskNetStages
 import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The `process` executor: every stage as a `masknet stage exec` child, as a batch job would run it.
@@ -11,23 +12,17 @@ final class ProcessExecutorTests: XCTestCase {
             .appendingPathComponent(".build/release/masknet")
     }
 
-    var root: URL!
+    var folder: TemporaryDirectory!
+    var root: URL { folder.url }
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.masknet.path) else {
             XCTFail("\(Self.masknet.path) is missing: run `swift build -c release` before these tests"); return
         }
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("masknet-process-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        folder = try TemporaryDirectory("masknet-process")  // removed with its read-only store objects
     }
 
-    override func tearDown() {
-        if let root {
-            // Stored objects are read-only.
-            _ = try? Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "u+w", root.path]).waitUntilExit()
-            try? FileManager.default.removeItem(at: root)
-        }
-    }
+    override func tearDown() { folder = nil }
 
     func run(_ file: URL, stages: [String] = [], store: String, executor: any Executor, keepGoing: Bool = false) throws -> RunRecord {
         let registry = MaskNetStageKinds.registry

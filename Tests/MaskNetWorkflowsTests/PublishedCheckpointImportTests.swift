@@ -53,7 +53,7 @@ final class PublishedCheckpointImportTests: XCTestCase {
         XCTAssertEqual(imported.metadata["epoch"], "100")
         XCTAssertEqual(imported.metadata["model_name"], "round_trip")
         // And it loads strictly into a freshly built model of the inferred configuration.
-        let loaded = try SegmentationInference.loadModel(checkpoint: url)
+        let loaded = try SegmentationCheckpoint.load(url)
         XCTAssertEqual(loaded.configuration.backbone, configuration.backbone)
         assertSameTensors(model.parameters.stateDictionary(), loaded.parameters.stateDictionary())
     }
@@ -123,7 +123,7 @@ final class PublishedCheckpointImportTests: XCTestCase {
         let url = directory.appendingPathComponent("broken.pth")
         try TorchCheckpointWriter.write(CheckpointImport.seedLayoutCheckpoint(
             state, anchorSizes: configuration.anchorSizes, aspectRatios: configuration.aspectRatios, epoch: 1, modelName: "x"), to: url)
-        XCTAssertThrowsError(try SegmentationInference.loadModel(checkpoint: url)) { error in
+        XCTAssertThrowsError(try SegmentationCheckpoint.load(url)) { error in
             guard let mismatch = error as? CheckpointMismatchError else { return XCTFail("\(error)") }
             XCTAssertEqual(mismatch.missing, ["roi_heads.mask_predictor.conv5_mask.bias"])
             XCTAssertEqual(mismatch.misshaped.map(\.name), ["roi_heads.box_head.fc7.weight"])

@@ -35,7 +35,7 @@ final class SegmentationInferenceTests: XCTestCase {
 
     func testWritesResultsLabelMasksAndOverlays() throws {
         let out = root.appendingPathComponent("out")
-        let options = SegmentationInferenceOptions(scoreThreshold: -1, detectionsPerImage: 20, overlayLimit: 2)
+        let options = SegmentationInferenceOptions(postProcessing: .init(scoreThreshold: -1, detectionsPerImage: 20), overlayLimit: 2)
         let summary = try SegmentationInference.run(checkpoint: checkpoint, images: imagesFolder, output: out,
                                                      options: options)
         let names = try FileManager.default.contentsOfDirectory(atPath: imagesFolder.path).sorted()
@@ -93,8 +93,8 @@ final class SegmentationInferenceTests: XCTestCase {
         // Pasted background is logit 0, so a threshold below 0 marks every pixel for every detection: the label
         // mask is then the top detection's label everywhere and each RLE covers the whole slice.
         let out = root.appendingPathComponent("out-negative")
-        let options = SegmentationInferenceOptions(scoreThreshold: -1, detectionsPerImage: 3, maskLogitThreshold: -1e9,
-                                                   overlayLimit: 0)
+        let options = SegmentationInferenceOptions(
+            postProcessing: .init(scoreThreshold: -1, detectionsPerImage: 3, maskLogitThreshold: -1e9), overlayLimit: 0)
         let summary = try SegmentationInference.run(checkpoint: checkpoint, images: imagesFolder, output: out, options: options)
         XCTAssertEqual(summary.overlayCount, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("overlays").path))
@@ -111,12 +111,10 @@ final class SegmentationInferenceTests: XCTestCase {
     }
 
     func testSameAsInMemoryModelAndDeterministic() throws {
-        let options = SegmentationInferenceOptions(scoreThreshold: -1, detectionsPerImage: 5, overlayLimit: 0)
+        let options = SegmentationInferenceOptions(postProcessing: .init(scoreThreshold: -1, detectionsPerImage: 5), overlayLimit: 0)
         let a = root.appendingPathComponent("a"), b = root.appendingPathComponent("b")
         try SegmentationInference.run(checkpoint: checkpoint, images: imagesFolder, output: a, options: options)
-        let model = try SegmentationInference.loadModel(checkpoint: checkpoint, options: options)
-        XCTAssertEqual(model.configuration.boxScoreThreshold, -1)
-        XCTAssertEqual(model.configuration.detectionsPerImage, 5)
+        let model = try SegmentationCheckpoint.load(checkpoint)
         try SegmentationInference.run(model: model, images: imagesFolder, output: b, options: options)
         XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent("detections.json")),
                        try Data(contentsOf: b.appendingPathComponent("detections.json")))
@@ -128,7 +126,7 @@ final class SegmentationInferenceTests: XCTestCase {
         try SafeTensorsFile(tensors: file.tensors, integerTensors: file.integerTensors).write(to: bare)
         XCTAssertThrowsError(try SegmentationInference.run(checkpoint: bare, images: imagesFolder,
                                                            output: root.appendingPathComponent("x"))) { error in
-            guard case SegmentationInferenceError.missingConfiguration(let path, _) = error else {
+            guard case SegmentationCheckpointError.missingConfiguration(let path, _) = error else {
                 return XCTFail("unexpected error \(error)")
             }
             XCTAssertEqual(path, bare.path)
@@ -145,7 +143,7 @@ final class SegmentationInferenceTests: XCTestCase {
         file.metadata = claimed.metadata()
         let wrong = root.appendingPathComponent("wrong.safetensors")
         try file.write(to: wrong)
-        XCTAssertThrowsError(try SegmentationInference.loadModel(checkpoint: wrong)) { error in
+        XCTAssertThrowsError(try SegmentationCheckpoint.load(wrong)) { error in
             guard let mismatch = error as? CheckpointMismatchError else { return XCTFail("unexpected error \(error)") }
             XCTAssertEqual(mismatch.file, wrong.path)
             XCTAssertTrue(mismatch.missing.contains("backbone.body.layer1.2.conv1.weight"))
@@ -156,7 +154,7 @@ final class SegmentationInferenceTests: XCTestCase {
         both.maskType = .both
         file.metadata = both.metadata()
         try file.write(to: wrong)
-        XCTAssertThrowsError(try SegmentationInference.loadModel(checkpoint: wrong)) { error in
+        XCTAssertThrowsError(try SegmentationCheckpoint.load(wrong)) { error in
             let mismatch = error as? CheckpointMismatchError
             XCTAssertTrue(mismatch?.misshaped.map(\.name).contains("roi_heads.box_predictor.cls_score.weight") ?? false, "\(error)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Losses: finite-difference checks of every backward pass and comparison with PyTorch

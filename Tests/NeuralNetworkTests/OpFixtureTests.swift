@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import TestSupport
 import XCTest
 
 /// The differentiable ops against PyTorch (fixture ops.safetensors, references computed in float64 from the

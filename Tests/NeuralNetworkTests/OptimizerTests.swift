@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Adam, AdamW and SGD against PyTorch trajectories (fixture optimizers.safetensors: two parameters, four

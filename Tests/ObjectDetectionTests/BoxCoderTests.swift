@@ -1,6 +1,7 @@
 import Foundation
 import ObjectDetection
 import TensorCore
+import TestSupport
 import XCTest
 
 /// BoxCoder against hand values and torchvision's BoxCoder (fixture box_coder.safetensors, same

@@ -1,5 +1,6 @@
 import ObjectDetection
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Box utilities: hand cases for the threshold and grouping rules, and parity with torchvision 0.29's

@@ -47,22 +47,6 @@ struct Fixture {
     }
 }
 
-/// Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (and equal shapes).
-func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float, atol: Float, _ message: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(actual.shape, expected.shape, "\(message): shape", file: file, line: line)
-    guard actual.shape == expected.shape else { return }
-    let a = actual.scalars, e = expected.scalars
-    var worst = 0, worstExcess: Float = -1
-    for i in 0..<a.count {
-        let excess = abs(a[i] - e[i]) - (atol + rtol * abs(e[i]))
-        if excess > worstExcess || (a[i].isNaN != e[i].isNaN) { worstExcess = max(excess, worstExcess); worst = i }
-        if a[i].isNaN != e[i].isNaN { worstExcess = .infinity }
-    }
-    XCTAssertLessThanOrEqual(worstExcess, 0, "\(message): element \(worst) is \(a[worst]), expected \(e[worst])",
-                             file: file, line: line)
-}
-
 /// A tensor of standard normal values from a seeded generator.
 func randomTensor(_ shape: [Int], seed: UInt64) -> Tensor {
     var generator = SeededGenerator(seed: seed)

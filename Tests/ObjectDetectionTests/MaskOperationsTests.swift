@@ -1,5 +1,6 @@
 import ObjectDetection
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Mask pasting (torchvision paste_masks_in_image, the same in 0.3.0 and 0.29) and mask targets

@@ -73,7 +73,7 @@ final class MaskRCNNEdgeCaseTests: XCTestCase {
         XCTAssertEqual(heights.indices.filter { heights[$0] == 0 }, [0, 5])
         // Decoding zero deltas of a zero-height anchor gives a finite zero-height box.
         let decoded = BoxCoder(weights: (1, 1, 1, 1)).decode(deltas: Tensor(shape: [2, 4]),
-                                                             boxes: RegionProposalNetwork.rows(cell, [0, 5]))
+                                                             boxes: cell.rows([0, 5]))
         XCTAssertTrue(decoded.scalars.allSatisfy(\.isFinite))
         // A gt box overlapping the location: the zero-height anchors have IoU 0 and are negatives.
         let gt = boxes([[-8, -8, 8, 8]])
@@ -154,6 +154,17 @@ final class MaskRCNNEdgeCaseTests: XCTestCase {
         let detections = detector.detect(image: Self.image())
         XCTAssertGreaterThan(detections.labels.count, 0)
         XCTAssertTrue(detections.boxes.scalars.allSatisfy { $0 >= 0 && $0 <= Float(size) })
+
+        // Post-processing passed per call equals a model built with the same settings, so evaluation and
+        // inference need no second model; a smaller count keeps the top of the same list.
+        let perCall = MaskRCNN(configuration: Self.configuration(), seed: 43)
+            .detect(image: Self.image(), postProcessing: configuration.postProcessing)
+        XCTAssertEqual(perCall.labels, detections.labels)
+        XCTAssertEqual(perCall.scores, detections.scores)
+        XCTAssertEqual(perCall.boxes.scalars, detections.boxes.scalars)
+        XCTAssertEqual(perCall.masks.scalars, detections.masks.scalars)
+        let top = detector.detect(image: Self.image(), postProcessing: .init(scoreThreshold: -1, detectionsPerImage: 2))
+        XCTAssertEqual(top.scores, Array(detections.scores.prefix(2)))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import TestSupport
 import VisionBackbones
 import XCTest
 
@@ -128,9 +129,9 @@ final class MaskRCNNParityTests: XCTestCase {
         let levelAnchors = model.rpn.anchorGenerator.anchors(
             imageHeight: prepared.batch.shape[2], imageWidth: prepared.batch.shape[3],
             featureSizes: levels.map { (height: $0.shape[2], width: $0.shape[3]) })
-        let anchors = RegionProposalNetwork.concatenate(levelAnchors)
+        let anchors = Tensor(concatenatingBoxes: levelAnchors)
         XCTAssertEqual(anchors.shape[0], fixture.tensor("objectness").count)
-        XCTAssertEqual(RegionProposalNetwork.rows(anchors, Array(0..<64)).scalars, fixture.tensor("anchors_head").scalars)
+        XCTAssertEqual(anchors.rows(Array(0..<64)).scalars, fixture.tensor("anchors_head").scalars)
         XCTAssertEqual(Double(anchors.scalars.reduce(0) { $0 + Double($1) }), Double(fixture.tensor("anchors_sum").scalar),
                        accuracy: 1e-6 * abs(Double(fixture.tensor("anchors_sum").scalar)))
 
@@ -227,7 +228,7 @@ final class MaskRCNNParityTests: XCTestCase {
         let resizedTarget = try XCTUnwrap(prepared.target)
         let levels = model.backbone(Variable(prepared.batch), context)
         let (objectness, deltas) = model.rpn.head(levels, context)
-        let anchors = RegionProposalNetwork.concatenate(model.rpn.anchorGenerator.anchors(
+        let anchors = Tensor(concatenatingBoxes: model.rpn.anchorGenerator.anchors(
             imageHeight: prepared.batch.shape[2], imageWidth: prepared.batch.shape[3],
             featureSizes: levels.map { (height: $0.shape[2], width: $0.shape[3]) }))
 

@@ -1,6 +1,7 @@
 import NeuralNetwork
 import ObjectDetection
 import TensorCore
+import TestSupport
 import XCTest
 
 /// MultiScaleRoIAlign against the seed's pooler computed explicitly in the fixture script (0.3.0 level

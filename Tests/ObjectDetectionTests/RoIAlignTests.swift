@@ -1,6 +1,7 @@
 import NeuralNetwork
 import ObjectDetection
 import TensorCore
+import TestSupport
 import XCTest
 
 /// Legacy RoIAlign against torchvision 0.29 `roi_align(aligned=False)` (the seed's kernel), forward

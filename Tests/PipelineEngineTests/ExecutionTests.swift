@@ -1,17 +1,10 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PipelineEngine
 
 final class ExecutionTests: XCTestCase {
-    let chain = """
-    pipeline: chain
-    seed: 3
-    stages:
-      a: {kind: scale, params: {steps: 1}}
-      b: {kind: scale, params: {steps: 2}, inputs: {source: a.out}}
-      c: {kind: scale, params: {steps: 3}, inputs: {source: b.out}}
-      d: {kind: scale, params: {steps: 4}, inputs: {source: a}}
-    """
+    let chain = chainPipeline
 
     func keys(_ ws: Workspace, _ text: String, overrides: [String] = []) throws -> [String: String] {
         let (r, _) = try ws.run(text, overrides: overrides)
@@ -206,7 +199,7 @@ final class ExecutionTests: XCTestCase {
     }
 
     /// A runner killed with SIGKILL leaves a scratch directory with partial outputs, temporary files and
-    /// a lock file naming a dead pid; the next run ignores and cleans them.
+    /// a lease naming a dead pid; the next run ignores and cleans them.
     func testLeftoversOfAKilledRunnerAreIgnored() throws {
         let ws = try Workspace()
         let text = "pipeline: l\nstages:\n  a: {kind: scale, params: {steps: 2}}\n"
@@ -216,7 +209,8 @@ final class ExecutionTests: XCTestCase {
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         try "partial".write(to: scratch.appendingPathComponent("out"), atomically: false, encoding: .utf8)
         try "half an object".write(to: store.root.appendingPathComponent("tmp/99999-x"), atomically: false, encoding: .utf8)
-        try "pid 99999 on nowhere since 2020-01-01\n".write(to: store.root.appendingPathComponent("locks/\(key).lock"), atomically: false, encoding: .utf8)
+        try StageLeaseTests.lease(host: localHostName(), pid: StageLeaseTests.deadPID(), expires: Date().addingTimeInterval(60))
+            .write(to: store.root.appendingPathComponent("locks/\(key).lock"))
         let (r, events) = try ws.run(text)
         XCTAssertEqual(r.computed, ["a"])
         XCTAssertFalse(events.contains { if case .waiting = $0 { return true }; return false }, "a lock file without a live holder must not block")
@@ -228,18 +222,20 @@ final class ExecutionTests: XCTestCase {
         XCTAssertGreaterThan(gc.freedBytes, 0)
     }
 
-    /// A lock held by a live process makes the run wait; killing the holder breaks it at once.
+    /// A lease held by a live process on this host makes the run wait; killing the holder breaks it at once
+    /// (a dead pid on the same host proves the heartbeat stopped).
     func testLockHeldByAProcessIsBrokenWhenItDies() throws {
         let ws = try Workspace()
         let text = "pipeline: w\nstages:\n  a: {kind: scale, params: {steps: 2}}\n"
         let key = try Planner(store: try ws.store()).plan(try ws.graph(text))[0].key!
         let lockPath = try ws.store().root.appendingPathComponent("locks/\(key).lock").path
-        let ready = ws.root.appendingPathComponent("ready")
+        // A live holder with a fresh lease: a process of its own, as another masknet would be.
         let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = ["-o", lockPath, "-c", "echo locked > '\(ready.path)'; exec sleep 60"]
+        holder.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        holder.arguments = ["60"]
         try holder.run()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: ready.path) { usleep(10_000) }
+        try StageLeaseTests.lease(host: localHostName(), pid: holder.processIdentifier, expires: Date().addingTimeInterval(60))
+            .write(to: URL(fileURLWithPath: lockPath))
         XCTAssertNil(try StageLock.tryAcquire(URL(fileURLWithPath: lockPath)), "the helper process holds the lock")
         let events = EventLog()
         let done = expectation(description: "run")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PipelineEngine
 
@@ -72,6 +73,104 @@ final class GateTests: XCTestCase {
         let other = try ws.graph(replicated(3), overrides: ["seed=8"])
         XCTAssertNotEqual(other["train[replicate=1]"]!.seed, seeds[0])
         XCTAssertNil(g["train[replicate=1]"]!.parameters["replicate"], "the replicate index is no parameter: only the seed differs")
+    }
+
+    func testReplicatesFromTheCommandLine() throws {
+        let ws = try workspace()
+        // `--set train.replicates=4` replicates a stage the file runs 3 times (or once) with the same derived seeds.
+        let g = try ws.graph(replicated(3), overrides: ["train.replicates=4"])
+        XCTAssertEqual(g.stages.filter { $0.baseName == "train" }.map(\.name), (1...4).map { "train[replicate=\($0)]" })
+        XCTAssertEqual(g["train[replicate=2]"]!.seed, PipelineGraph.deriveSeed(7, stage: "train", replicate: 2))
+        let once = replicated(3).replacingOccurrences(of: "    replicates: 3\n", with: "")
+        XCTAssertEqual(try ws.graph(once).stages.filter { $0.baseName == "train" }.map(\.name), ["train"])
+        XCTAssertEqual(try ws.graph(once, overrides: ["train.replicates=2"]).stages.filter { $0.baseName == "eval" }.map(\.name),
+                       ["eval[replicate=1]", "eval[replicate=2]"])
+        // Bad counts are reported at the --set text, like every override.
+        for bad in ["0", "2.5", "many", "1001"] {
+            let d = ws.diagnostics(replicated(3), overrides: ["train.replicates=\(bad)"])
+            XCTAssertEqual(d.count, 1, "\(bad): \(d)")
+            XCTAssertEqual(d.first?.location.file, "--set train.replicates=\(bad)")
+            XCTAssertEqual(d.first?.keyPath, "stages.train.replicates")
+            XCTAssertTrue(d.first?.message.contains("replicates is a whole number of seeded runs from 1 to 1000") ?? false, "\(d)")
+        }
+        let unknown = ws.diagnostics(replicated(3), overrides: ["trian.replicates=2"]).map(\.message)
+        XCTAssertTrue(unknown.contains { $0.contains("trian") && $0.contains("train") }, "\(unknown)")
+    }
+
+    /// A stage whose seed is swept: `matrix: {seed: [...]}` alone or with another axis.
+    func seeded(_ matrix: String, expect: String = "{}") -> String {
+        """
+        pipeline: t
+        seed: 7
+        stages:
+          train:
+            kind: noisy
+            params: {spread: 0.1}
+            matrix: \(matrix)
+            expect: \(expect)
+          eval:
+            kind: scale
+            inputs: {source: train.out}
+            params: {steps: 1}
+        """
+    }
+
+    func testSeedAxisCellsUseTheirValueAsTheStageSeed() throws {
+        let ws = try workspace()
+        let g = try ws.graph(seeded("{seed: [11, 3, 5]}"))
+        XCTAssertEqual(g.stages.filter { $0.baseName == "train" }.map(\.name), ["train[seed=11]", "train[seed=3]", "train[seed=5]"])
+        XCTAssertEqual(g["train[seed=3]"]!.seed, 3)
+        XCTAssertNil(g["train[seed=3]"]!.parameters["seed"], "the seed is no parameter of the kind")
+        // Downstream follows cell by cell, seeded from the cell's value, and independent of the pipeline seed.
+        XCTAssertEqual(g["eval[seed=3]"]!.inputs["source"], .output(stage: "train[seed=3]", output: "out"))
+        XCTAssertEqual(g["eval[seed=3]"]!.seed, PipelineGraph.deriveSeed(3, stage: "eval"))
+        let other = try ws.graph(seeded("{seed: [11, 3, 5]}"), overrides: ["seed=8"])
+        XCTAssertEqual(other["train[seed=3]"]!.seed, 3)
+        // Combined with another axis and with include:/exclude:.
+        let both = try ws.graph(seeded("{seed: [1, 2], level: [0.4, 0.6], exclude: [{seed: 2, level: 0.6}], include: [{seed: 9, level: 0.5}]}"))
+        XCTAssertEqual(both.stages.filter { $0.baseName == "train" }.map(\.name),
+                       ["train[level=0.4,seed=1]", "train[level=0.4,seed=2]", "train[level=0.6,seed=1]", "train[level=0.5,seed=9]"])
+        XCTAssertEqual(both["train[level=0.5,seed=9]"]!.seed, 9)
+        XCTAssertEqual(both["train[level=0.5,seed=9]"]!.parameters["level"], .number(0.5))
+    }
+
+    func testSeedAxisCellsAreAggregatedLikeReplicates() throws {
+        let ws = try workspace()
+        let text = seeded("{seed: [1, 2, 3], level: [0.4, 0.6]}", expect: "{value: {mean: {min: 0.3}}}")
+        let (r, _) = try ws.run(text)
+        XCTAssertEqual(r.exitCode, RunExitCode.success, RunReports.verdictTable(r.verdicts))
+        let aggregates = try XCTUnwrap(r.aggregateGates)
+        XCTAssertEqual(aggregates.map(\.stage), ["train[level=0.4,seed=*]", "train[level=0.6,seed=*]"])
+        let values = [1, 2, 3].map { NoisyKind.value(level: 0.6, spread: 0.1, seed: UInt64($0)) }
+        XCTAssertEqual(aggregates[1].value!, ReplicateStatistics.mean(values), accuracy: 1e-12)
+        XCTAssertEqual(aggregates[1].cells?.map(\.cell), ["train[level=0.6,seed=1]", "train[level=0.6,seed=2]", "train[level=0.6,seed=3]"])
+        // Growing the seed list reuses the cells that were there.
+        let (r2, _) = try ws.run(seeded("{seed: [1, 2, 3, 4], level: [0.4, 0.6]}", expect: "{value: {mean: {min: 0.3}}}"))
+        XCTAssertEqual(r2.computed.count, 4, "only seed=4's train and eval cells run: \(r2.computed)")
+    }
+
+    func testSeedAxisDiagnostics() throws {
+        let ws = try workspace()
+        func messages(_ matrix: String, extra: String = "") -> [Diagnostic] {
+            ws.diagnostics(seeded(matrix).replacingOccurrences(of: "    params: {spread: 0.1}\n", with: "    params: {spread: 0.1}\n\(extra)"))
+        }
+        let notInteger = messages("{seed: [1, two]}")
+        XCTAssertEqual(notInteger.map(\.keyPath), ["stages.train.matrix.seed[1]"], "\(notInteger)")
+        XCTAssertTrue(notInteger[0].message.contains("integer"), notInteger[0].message)
+        XCTAssertEqual(messages("{seed: [1.5]}").map(\.keyPath), ["stages.train.matrix.seed[0]"])
+        XCTAssertEqual(messages("{seed: [-1]}").map(\.keyPath), ["stages.train.matrix.seed[0]"])
+        XCTAssertTrue(messages("{seed: [1, 1]}").contains { $0.message.contains("appears twice") })
+        XCTAssertTrue(messages("{seed: []}").contains { $0.message.contains("non-empty list") })
+        XCTAssertTrue(messages("{seed: [1, 2]}", extra: "    replicates: 2\n").contains { $0.message.contains("keep one") && $0.keyPath == "stages.train.matrix.seed" })
+        XCTAssertTrue(messages("{seed: [1, 2]}", extra: "    seed: 4\n").contains { $0.message.contains("remove seed:") })
+        XCTAssertTrue(messages("{seed: [1, 2], include: [{seed: x}]}").contains { $0.keyPath == "stages.train.matrix.include[0].seed" })
+        let pipelineLevel = ws.diagnostics("""
+        pipeline: t
+        matrix: {seed: [1, 2]}
+        stages:
+          train: {kind: noisy}
+        """)
+        XCTAssertTrue(pipelineLevel.contains { $0.keyPath == "matrix.seed" && $0.message.contains("stages.NAME.matrix.seed") }, "\(pipelineLevel)")
     }
 
     func testGrowingReplicatesReusesTheCachedCells() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PipelineEngine
 
@@ -17,15 +18,7 @@ func treeSnapshot(_ root: URL, excluding excluded: Set<String> = []) throws -> [
 }
 
 final class StageCacheTests: XCTestCase {
-    let chain = """
-    pipeline: chain
-    seed: 3
-    stages:
-      a: {kind: scale, params: {steps: 1}}
-      b: {kind: scale, params: {steps: 2}, inputs: {source: a.out}}
-      c: {kind: scale, params: {steps: 3}, inputs: {source: b.out}}
-      d: {kind: scale, params: {steps: 4}, inputs: {source: a}}
-    """
+    let chain = chainPipeline
 
     /// `plan`, `why` and `status`'s lock listing write nothing: the store's file tree is byte-identical
     /// before and after, also when `file:` inputs are new and stages would run (plan used to store

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import PipelineEngine
 
@@ -46,72 +47,28 @@ struct ScaleKind: StageKind {
     }
 }
 
-/// A temporary workspace with a store.
-final class Workspace {
-    let root: URL
-    let counter = ExecutionCounter()
-    var kinds: [any StageKind]
+/// A temporary workspace with a store, the `command` kind and the test kind `scale` (whose executions it counts).
+final class Workspace: PipelineWorkspace {
+    let counter: ExecutionCounter
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("masknet-tests-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        kinds = [CommandStageKind()]
-        kinds.append(ScaleKind(counter: counter))
-    }
-
-    deinit { _removeTree(root) }
-
-    var storeURL: URL { root.appendingPathComponent("store") }
-    var registry: KindRegistry { KindRegistry(kinds) }
-    func store() throws -> ArtifactStore { try ArtifactStore(root: storeURL) }
-
-    func write(_ text: String, name: String = "p.yaml") throws -> URL {
-        let url = root.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
-    func graph(_ text: String, overrides: [String] = []) throws -> PipelineGraph {
-        let def = try PipelineParser(registry: registry).parse(file: try write(text), overrides: overrides)
-        return try PipelineGraph(def, registry: registry)
-    }
-
-    /// Runs and returns the record and all events.
-    @discardableResult
-    func run(_ text: String, overrides: [String] = [], options: RunOptions = RunOptions()) throws -> (RunRecord, [RunEvent]) {
-        let g = try graph(text, overrides: overrides)
-        let events = EventLog()
-        let r = try PipelineRunner(store: try store()).run(g, options: options, events: { events.add($0) })
-        return (r, events.all)
-    }
-
-    /// Validation diagnostics of a text (fails the test if it validates).
-    func diagnostics(_ text: String, overrides: [String] = [], file: StaticString = #filePath, line: UInt = #line) -> [Diagnostic] {
-        do {
-            _ = try graph(text, overrides: overrides)
-            XCTFail("expected validation errors", file: file, line: line)
-            return []
-        } catch let e as PipelineValidationError {
-            return e.diagnostics
-        } catch {
-            XCTFail("unexpected error \(error)", file: file, line: line)
-            return []
-        }
+        let counter = ExecutionCounter()
+        self.counter = counter
+        try super.init(kinds: [CommandStageKind(), ScaleKind(counter: counter)])
     }
 }
 
-final class EventLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [RunEvent] = []
-    func add(_ e: RunEvent) { lock.lock(); events.append(e); lock.unlock() }
-    var all: [RunEvent] { lock.lock(); defer { lock.unlock() }; return events }
-}
-
-extension RunRecord {
-    func stage(_ name: String) -> StageRunRecord? { stages.first { $0.name == name } }
-    var computed: Set<String> { Set(stages.filter { $0.status == .computed }.map(\.name)) }
-    var cachedStages: Set<String> { Set(stages.filter { $0.status == .cached }.map(\.name)) }
-}
+/// A four-stage chain of `scale` stages (one input referencing a whole stage), shared by the cache and
+/// execution tests.
+let chainPipeline = """
+pipeline: chain
+seed: 3
+stages:
+  a: {kind: scale, params: {steps: 1}}
+  b: {kind: scale, params: {steps: 2}, inputs: {source: a.out}}
+  c: {kind: scale, params: {steps: 3}, inputs: {source: b.out}}
+  d: {kind: scale, params: {steps: 4}, inputs: {source: a}}
+"""
 
 /// The repository root (Tests/PipelineEngineTests/ is two levels below).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,6 +1,7 @@
 import Foundation
 import MaskNetStages
 import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The report of a tiny real pipeline run (every ML kind, one stage swept over two truncations) opened
@@ -101,14 +102,10 @@ final class ReportBrowserTests: XCTestCase {
         let chromium = try requireProgram(["chromium", "chromium-browser", "google-chrome"])
         let tidy = try requireProgram(["tidy"])
         let root = Self.packageRoot.appendingPathComponent(".build/report-check")
-        try? FileManager.default.removeItem(at: root)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let file = root.appendingPathComponent("tiny-report.yaml")
-        try Self.pipeline.write(to: file, atomically: true, encoding: .utf8)
-        let registry = MaskNetStageKinds.registry
-        let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: file), registry: registry)
-        let store = try ArtifactStore(root: root.appendingPathComponent("store"))
-        let run = try PipelineRunner(store: store).run(graph, options: RunOptions(), events: { _ in })
+        removeTree(root)
+        let workspace = try PipelineWorkspace(kinds: KindRegistry.builtIn + MaskNetStageKinds.all, root: root)
+        let store = try workspace.store()
+        let (run, _) = try workspace.run(Self.pipeline, name: "tiny-report.yaml")
         XCTAssertEqual(run.status, .succeeded, "\(run.stages.map { "\($0.name): \($0.status) \($0.reason ?? "")" })")
         let folder = store.runFolder(run.id)
         let page = folder.appendingPathComponent("report.html")
@@ -121,19 +118,40 @@ final class ReportBrowserTests: XCTestCase {
             XCTAssertFalse(reference.contains(":") || reference.hasPrefix("/"), "reference leaving the file: \(reference.prefix(80))")
         }
 
-        // Screenshot of the page as shipped (its CSP forbids every request: an attempt would log a console error).
-        let profile = root.appendingPathComponent("chromium-profile")
+        let result = try browse(page, folder: folder, chromium: chromium, profile: root.appendingPathComponent("chromium-profile"), height: 2400)
+        XCTAssertEqual(result["sections"] as? [String], ["verdict", "stages", "sweeps", "metrics", "figures"])
+        let verdict = result["verdict"] as? String ?? ""
+        XCTAssertTrue(verdict.contains("All 4 gates pass"), verdict)
+        XCTAssertTrue(verdict.contains("paper, Table 2"), verdict)
+        // Training charts (2 cells × 4 + classifier 4), evaluation charts (2 cells × 4 + 3), sweep heat maps and plots.
+        XCTAssertGreaterThanOrEqual(result["svg"] as? Int ?? 0, 25, "\(result)")
+        XCTAssertEqual(result["broken"] as? Int, 0)
+        XCTAssertGreaterThan(result["svgImages"] as? Int ?? 0, 0, "slice panels embedded")
+        XCTAssertEqual(result["svgImagesNotData"] as? Int, 0)
+
+        try validate(page, tidy: tidy)
+
+        // TensorBoard logs of every training stage are linked into the run folder.
+        let tensorboard = folder.appendingPathComponent("tensorboard")
+        let linked = try FileManager.default.contentsOfDirectory(atPath: tensorboard.path).sorted()
+        XCTAssertEqual(linked.count, 4, "\(linked)")
+    }
+
+    /// Opens `page` in Chromium twice: once as shipped for a screenshot beside it (its CSP forbids every
+    /// request, so an attempt would log a console error, which fails the test), once as a copy with a probe
+    /// script (the CSP relaxed for it alone) that writes what the browser rendered into the DOM, read back
+    /// with --dump-dom. Returns the probe's findings.
+    func browse(_ page: URL, folder: URL, chromium: URL, profile: URL, height: Int) throws -> [String: Any] {
+        let html = try String(contentsOf: page, encoding: .utf8)
         let screenshot = folder.appendingPathComponent("report-screenshot.png")
         let (status, _, log) = try Self.execute(chromium, Self.chromiumArguments(profile: profile)
-            + ["--window-size=1280,2400", "--screenshot=\(screenshot.path)", page.absoluteString])
+            + ["--window-size=1280,\(height)", "--screenshot=\(screenshot.path)", page.absoluteString])
         XCTAssertEqual(status, 0, log)
         let shot = try Data(contentsOf: screenshot)
         XCTAssertGreaterThan(shot.count, 10_000, "screenshot is not blank")
         let consoleLines = log.split(separator: "\n").filter { $0.contains(":CONSOLE") || $0.contains("Content Security Policy") }
         XCTAssertTrue(consoleLines.isEmpty, "console messages: \(consoleLines.joined(separator: "\n"))")
 
-        // The browser's view of the page: a copy with a probe script (the CSP relaxed for it alone) that
-        // writes what the browser rendered into the DOM, read back with --dump-dom.
         let probe = """
         <script>
         window.addEventListener('load', function () {
@@ -141,10 +159,16 @@ final class ReportBrowserTests: XCTestCase {
           var broken = images.filter(function (i) { return !i.complete || i.naturalWidth === 0; }).length;
           var svgImages = Array.from(document.querySelectorAll('svg image'));
           var verdict = document.querySelector('#verdict');
-          var charts = Array.from(document.querySelectorAll('svg')).filter(function (s) { var r = s.getBoundingClientRect(); return r.width > 50 && r.height > 50; });
+          function big(s) { var r = s.getBoundingClientRect(); return r.width > 50 && r.height > 50; }
+          var charts = Array.from(document.querySelectorAll('svg')).filter(big);
+          function text(q) { var e = document.querySelector(q); return e ? e.innerText : ''; }
           var result = {svg: charts.length, images: images.length, broken: broken,
             svgImages: svgImages.length, svgImagesNotData: svgImages.filter(function (i) { return !(i.getAttribute('href') || '').startsWith('data:'); }).length,
-            verdict: verdict ? verdict.innerText : '', sections: Array.from(document.querySelectorAll('section')).map(function (s) { return s.id; })};
+            verdict: verdict ? verdict.innerText : '', sections: Array.from(document.querySelectorAll('section')).map(function (s) { return s.id; }),
+            verdictCharts: Array.from(document.querySelectorAll('#verdict svg')).filter(big).length,
+            verdictChartTitles: Array.from(document.querySelectorAll('#verdict svg > title')).map(function (t) { return t.textContent; }),
+            aggregates: text('#verdict table.aggregates'), baseline: text('#verdict table.baseline'),
+            verdictDots: document.querySelectorAll('#verdict svg circle > title').length};
           var pre = document.createElement('pre'); pre.id = 'masknet-probe'; pre.textContent = JSON.stringify(result); document.body.appendChild(pre);
         });
         </script>
@@ -160,25 +184,84 @@ final class ReportBrowserTests: XCTestCase {
                                  "probe output missing: \(domLog.suffix(2000))")
         let decoded = json.replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&amp;", with: "&")
             .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-        let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(decoded.utf8)) as? [String: Any])
-        XCTAssertEqual(result["sections"] as? [String], ["verdict", "stages", "sweeps", "metrics", "figures"])
-        let verdict = result["verdict"] as? String ?? ""
-        XCTAssertTrue(verdict.contains("All 4 gates pass"), verdict)
-        XCTAssertTrue(verdict.contains("paper, Table 2"), verdict)
-        // Training charts (2 cells × 4 + classifier 4), evaluation charts (2 cells × 4 + 3), sweep heat maps and plots.
-        XCTAssertGreaterThanOrEqual(result["svg"] as? Int ?? 0, 25, "\(result)")
-        XCTAssertEqual(result["broken"] as? Int, 0)
-        XCTAssertGreaterThan(result["svgImages"] as? Int ?? 0, 0, "slice panels embedded")
-        XCTAssertEqual(result["svgImagesNotData"] as? Int, 0)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(decoded.utf8)) as? [String: Any])
+    }
 
-        // HTML validation: tidy's exit status 2 means errors (1: warnings only, which are listed if any).
+    /// Validates the page with tidy: exit status 2 means errors (1: warnings only, which are listed if any).
+    func validate(_ page: URL, tidy: URL) throws {
         let (tidyStatus, _, tidyLog) = try Self.execute(tidy, ["-e", "-q", "--drop-empty-elements", "no", page.path])
         XCTAssertLessThan(tidyStatus, 2, tidyLog)
         XCTAssertTrue(tidyLog.isEmpty, "tidy warnings:\n\(tidyLog.prefix(3000))")
+    }
 
-        // TensorBoard logs of every training stage are linked into the run folder.
-        let tensorboard = folder.appendingPathComponent("tensorboard")
-        let linked = try FileManager.default.contentsOfDirectory(atPath: tensorboard.path).sorted()
-        XCTAssertEqual(linked.count, 4, "\(linked)")
+    /// A replicated stage (three seeded cells of a `command` script whose accuracy comes from its seed),
+    /// gated on aggregates and on a baseline run with a higher level: the verdict must show every cell,
+    /// the intervals, the baseline comparison with its test and p-value, and one chart per gated metric.
+    static func replicated(level: String) -> String {
+        """
+        pipeline: tiny-replicates
+        seed: 5
+        stages:
+          score:
+            kind: command
+            replicates: 3
+            params:
+              outputs: [out.txt]
+              env: {LEVEL: "\(level)"}
+              run: |
+                d=$(printf %s "$MASKNET_SEED" | cut -c1-2)
+                printf 'accuracy %s%s\\nslices 100\\n' "$LEVEL" "$d" > "$MASKNET_METRICS"
+                echo "$d" > "$OUT_out_txt"
+            expect:
+              accuracy: {min: 0.5, mean: {min: 0.6}, ci95_low: {min: 0.3}, wilson95_low: {min: 0.5}, std: {max: 0.2}, trials: slices, no_worse_than: baseline, margin: 0.02}
+        """
+    }
+
+    func testReportOfAReplicatedRunShowsCellsIntervalsAndBaseline() throws {
+        let chromium = try requireProgram(["chromium", "chromium-browser", "google-chrome"])
+        let tidy = try requireProgram(["tidy"])
+        let root = Self.packageRoot.appendingPathComponent(".build/report-check-replicates")
+        try? FileManager.default.removeItem(at: root)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let registry = MaskNetStageKinds.registry
+        let store = try ArtifactStore(root: root.appendingPathComponent("store"))
+        func run(level: String, baseline: MetricsSnapshot?) throws -> RunRecord {
+            let file = root.appendingPathComponent("tiny-replicates.yaml")
+            try Self.replicated(level: level).write(to: file, atomically: true, encoding: .utf8)
+            let graph = try PipelineGraph(try PipelineParser(registry: registry).parse(file: file), registry: registry)
+            var options = RunOptions()
+            options.baseline = baseline
+            return try PipelineRunner(store: store).run(graph, options: options, events: { _ in })
+        }
+        // The baseline: the same replicates 0.2 higher (its own baseline gate fails for want of a baseline).
+        let before = try run(level: "0.8", baseline: nil)
+        let after = try run(level: "0.6", baseline: MetricsSnapshot(run: before))
+        let values = after.stages.filter { $0.baseName == "score" }.compactMap { $0.metrics["accuracy"] }
+        XCTAssertEqual(values.count, 3)
+        let folder = store.runFolder(after.id)
+        let page = folder.appendingPathComponent("report.html")
+        let result = try browse(page, folder: folder, chromium: chromium, profile: root.appendingPathComponent("chromium-profile"), height: 1600)
+
+        let verdict = result["verdict"] as? String ?? ""
+        // 3 cells × min, 4 aggregate gates (mean, std, ci95_low, wilson95_low), 1 baseline gate; the baseline one fails.
+        XCTAssertTrue(verdict.contains("1 of 8 gates fail"), verdict)
+        let aggregates = result["aggregates"] as? String ?? ""
+        for i in 1...3 { XCTAssertTrue(aggregates.contains("[replicate=\(i)] \(String(format: "%.3f", values[i - 1]))"), aggregates) }
+        XCTAssertTrue(aggregates.contains("Student t 95 %") && aggregates.contains("Wilson 95 %"), aggregates)
+        let ci = try XCTUnwrap(ReplicateStatistics.studentInterval95(values))
+        XCTAssertTrue(aggregates.contains("\(String(format: "%.3f", ci.low)) – \(String(format: "%.3f", ci.high))"), aggregates)
+        let baseline = result["baseline"] as? String ?? ""
+        let baseValues = before.stages.filter { $0.baseName == "score" }.compactMap { $0.metrics["accuracy"] }
+        XCTAssertTrue(baseline.contains(String(format: "%.3f (3)", ReplicateStatistics.mean(baseValues))), baseline)
+        XCTAssertTrue(baseline.contains("−0.200"), baseline)
+        XCTAssertTrue(baseline.contains("Welch one-sided t"), baseline)
+        XCTAssertTrue(baseline.contains("FAIL"), baseline)
+        let welch = try XCTUnwrap(ReplicateStatistics.welchWorse(current: values, baseline: baseValues, margin: 0.02))
+        XCTAssertTrue(baseline.contains(String(format: "%.3g", welch.p)), baseline)
+        // One chart for the group's accuracy: three cell dots, the gate levels and the baseline.
+        XCTAssertEqual(result["verdictCharts"] as? Int, 1, "\(result)")
+        XCTAssertEqual(result["verdictDots"] as? Int, 3, "\(result)")
+        XCTAssertEqual(result["broken"] as? Int, 0)
+        try validate(page, tidy: tidy)
     }
 }

@@ -1,13 +1,14 @@
 import Foundation
 @testable import PipelineEngine
+import TestSupport
 import XCTest
 
 /// The page from a hand-made run record: sections in order, gates colour-coded with their reference,
 /// headline metrics first and the rest folded, figures embedded, nothing that would leave the file.
 final class RunReportPageTests: XCTestCase {
     func testPageOrdersSectionsAndFoldsNonHeadlineMetrics() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("masknet-page-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: root) }
+        let temporary = try TemporaryDirectory("masknet-page")
+        let root = temporary.url
         let store = try ArtifactStore(root: root.appendingPathComponent("store"))
         let svgFile = root.appendingPathComponent("chart.svg")
         try "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect width=\"5\" height=\"5\"/></svg>"

@@ -134,17 +134,40 @@ final class SlurmConfigurationTests: XCTestCase {
 
     func testQueueRowsParse() {
         let rows = SlurmClient.parseQueue("""
-            17|15|2|RUNNING|None|node7|mn-run1
-            15|15|3|PENDING|Resources||mn-run1
-            20|20|N/A|OUT_OF_MEMORY|OutOfMemory|node2|mn-run1
+            17|15|2|RUNNING|None|node7|2026-12-07T05:21:35|2026-12-07T05:21:37|1:02|mn-run1
+            15|15|3|PENDING|Resources||2026-12-07T05:21:35|N/A|0:00|mn-run1
+            20|20|N/A|OUT_OF_MEMORY|OutOfMemory|node2|2026-12-07T05:21:35|2026-12-07T05:21:36|1-02:03:04|mn|x
             """)
         XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows[0].startTime!.timeIntervalSince(rows[0].submitTime!), 2)
+        XCTAssertEqual(rows[0].timeUsedSeconds, 62)
+        XCTAssertNil(rows[1].startTime)
+        XCTAssertEqual(rows[2].timeUsedSeconds, 93784.0, "1 day 2 h 3 min 4 s")
+        XCTAssertEqual(rows[2].name, "mn|x")
         XCTAssertEqual(rows[0].arrayIndex, 2)
         XCTAssertTrue(rows[0].state.isRunning)
         XCTAssertTrue(rows[1].state.isQueued)
         XCTAssertNil(rows[2].arrayIndex)
         XCTAssertTrue(rows[2].state.isTerminal)
         XCTAssertEqual(SlurmJobState(rawValue: "CANCELLED by 0"), .cancelled)
+    }
+
+    func testSstatMemoryParsesAndTakesTheLargestStep() {
+        let peaks = SlurmClient.parsePeakMemory("12.batch|63956K\n12.0|1.5G\n13.batch|0\n14.extern|2M\n")
+        XCTAssertEqual(peaks["12"], Int(1.5 * 1_073_741_824))
+        XCTAssertEqual(peaks["13"], 0)
+        XCTAssertEqual(peaks["14"], 2 * 1_048_576)
+        XCTAssertEqual(SlurmClient.parseMemory("100"), 102_400, "a bare number is KiB")
+        XCTAssertNil(SlurmClient.parseMemory(""))
+    }
+
+    func testPendingReasonsThatNeverClearAreToldFromOnesThatDo() {
+        for r in ["PartitionTimeLimit", "PartitionNodeLimit", "QOSMaxWallDurationPerJobLimit", "AssocMaxCpuPerJobLimit", "InvalidQOS"] {
+            XCTAssertTrue(SlurmJobState.isPermanentLimit(reason: r), r)
+        }
+        for r in ["Resources", "Priority", "PartitionConfig", "QOSMaxJobsPerUserLimit", "AssocGrpCPULimit", "Dependency", "None"] {
+            XCTAssertFalse(SlurmJobState.isPermanentLimit(reason: r), r)
+        }
     }
 
     func testKeyValueOutputOfScontrolParses() {

@@ -92,6 +92,21 @@ final class SlurmRunTests: XCTestCase {
             XCTAssertTrue(FileManager.default.fileExists(atPath: log), "job log \(log)")
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: slurmRun.url.appendingPathComponent("slurm/data").path))
+        // The run record and both reports carry each stage's job, node, queue wait and Slurm's own figures.
+        let stages = try slurmRun.json("run.json")["stages"] as? [[String: Any]] ?? []
+        XCTAssertEqual(stages.count, 4)
+        for stage in stages {
+            let placement = stage["placement"] as? [String: Any] ?? [:]
+            XCTAssertEqual(placement["executor"] as? String, "slurm", "\(stage)")
+            XCTAssertFalse((placement["node"] as? String ?? "").isEmpty, "node of \(stage["name"] ?? "")")
+            XCTAssertGreaterThanOrEqual(placement["queueWaitSeconds"] as? Double ?? -1, 0)
+            XCTAssertTrue((placement["source"] as? String ?? "").contains("squeue"), "\(placement)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: slurmRun.url.appendingPathComponent(placement["log"] as? String ?? "-").path))
+        }
+        let markdown = try String(contentsOf: slurmRun.url.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| batch job |") && markdown.contains("queued "), markdown)
+        let html = try String(contentsOf: slurmRun.url.appendingPathComponent("report.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<th>batch job</th>") && html.contains("job log</a>"))
         // One query per poll for the whole run: never more than the schedule allows, whatever the job count.
         let queries = accounting["status_queries"] as? Int ?? 0
         XCTAssertGreaterThan(queries, 0)
@@ -172,6 +187,69 @@ final class SlurmRunTests: XCTestCase {
         let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
         let text = (try? String(contentsOf: object, encoding: .utf8)) ?? ""
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "9455", "object \(digest)")
+    }
+
+    /// The stand-in training of the USR2 test: 30 steps, state in the checkpoint directory after each.
+    static func stepwise(_ name: String) -> String {
+        """
+        pipeline: \(name)
+        stages:
+          train:
+            kind: command
+            params:
+              run: |
+                state="$MASKNET_CHECKPOINT_DIR/state"
+                step=0; sum=0
+                if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
+                while [ "$step" -lt 30 ]; do
+                  step=$((step + 1)); sum=$((sum + step * step))
+                  echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
+                  sleep 0.2
+                done
+                echo "$sum" > result.txt
+              outputs: [result.txt]
+        """
+    }
+
+    /// Starts the stepwise stage on Slurm and returns the driver and the running job's id.
+    func startStepwise(_ name: String) throws -> (MasknetProcess, String, String) {
+        let pipeline = try write("\(name).yaml", SlurmRunTests.stepwise(name))
+        let store = workspace.appendingPathComponent("store").path
+        let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
+                                               workspace.appendingPathComponent("profile.yaml").path], in: workspace)
+        let client = try SlurmTestCluster.client()
+        var jobID = ""
+        try SlurmTestCluster.wait(seconds: 60, "the training job to run") {
+            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
+                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/train/") { jobID = row.jobID; return true }
+            }
+            return false
+        }
+        return (driver, jobID, store)
+    }
+
+    /// The stage's result and how many jobs ran it.
+    func stepwiseOutcome(_ store: String) throws -> (result: String, jobs: Int) {
+        let run = try RunFolder.latest(in: store)
+        let jobs = try run.accounting()["jobs"] as? [[String: Any]] ?? []
+        let digest = try run.lock()["train"]?.outputs["result.txt"] ?? ""
+        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
+        let text = (try? String(contentsOf: object, encoding: .utf8)) ?? ""
+        return (text.trimmingCharacters(in: .whitespacesAndNewlines), jobs.filter { $0["stage"] as? String == "train" }.count)
+    }
+
+    func testScontrolRequeueIsRefusedForOurJobsSoOnlyMasknetResubmits() throws {
+        let name = "slurm-requeue-\(UUID().uuidString.prefix(6).lowercased())"
+        let (driver, jobID, store) = try startStepwise(name)
+        let client = try SlurmTestCluster.client()
+        let requeue = try client.commandLine.run("scontrol", ["requeue", jobID])
+        XCTAssertFalse(requeue.succeeded, "jobs carry --no-requeue")
+        XCTAssertTrue(requeue.error.contains("disabled"), requeue.error)
+        let result = driver.wait(timeout: 120)
+        XCTAssertEqual(result.status, 0, result.error)
+        let outcome = try stepwiseOutcome(store)
+        XCTAssertEqual(outcome.jobs, 1, "no duplicate job")
+        XCTAssertEqual(outcome.result, "9455")
     }
 
     func testScancelOfARunningJobFailsTheStageWithCancelledAndTheLogTail() throws {
@@ -264,7 +342,7 @@ final class SlurmRunTests: XCTestCase {
 extension SlurmClient {
     /// Every job this user has in the cluster's memory (tests only: the executor always filters by name).
     func allJobs() throws -> [SlurmJobStatus] {
-        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--me", "--format=%A|%F|%K|%T|%r|%N|%j"])
+        let r = try commandLine.run("squeue", ["--noheader", "--array", "--states=all", "--me", "--format=\(SlurmClient.queueFormat)"])
         return SlurmClient.parseQueue(r.output)
     }
 }

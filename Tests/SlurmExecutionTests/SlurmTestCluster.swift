@@ -30,6 +30,7 @@ enum SlurmTestCluster {
         process.arguments = [repositoryRoot.appendingPathComponent("Tools/slurm-cluster.sh").path, "start", dir.path]
         var env = ProcessInfo.processInfo.environment
         env["SLURM_CLUSTER_MAX_ARRAY_SIZE"] = env["SLURM_CLUSTER_MAX_ARRAY_SIZE"] ?? "8"
+        env["SLURM_CLUSTER_OWNER_PID"] = String(getpid())  // Stopped by the watchdog if the test process dies by a signal.
         process.environment = env
         let out = Pipe()
         process.standardOutput = out

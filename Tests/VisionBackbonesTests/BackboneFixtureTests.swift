@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import TestSupport
 import VisionBackbones
 import XCTest
 
@@ -8,16 +9,11 @@ import XCTest
 /// forward rtol 1e-4, gradients rtol 1e-3, each with atol = 1e-5 · max|expected| of the tensor
 /// (element-wise rtol alone is meaningless for the few entries near zero).
 final class BackboneFixtureTests: XCTestCase {
-    func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float, _ name: String) {
-        XCTAssertEqual(actual.shape, expected.shape, name)
-        let a = actual.scalars, e = expected.scalars
-        let atol = 1e-5 * (e.map(abs).max() ?? 0)
-        var worst: Float = 0
-        for i in 0..<min(a.count, e.count) {
-            let excess = abs(a[i] - e[i]) - (atol + rtol * abs(e[i]))
-            worst = max(worst, excess)
-        }
-        XCTAssertLessThanOrEqual(worst, 0, "\(name): exceeds tolerance by \(worst)")
+    /// The shared `assertClose` with atol = 1e-5 · max|expected| (see above).
+    func assertClose(_ actual: Tensor, _ expected: Tensor, rtol: Float, _ name: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        TestSupport.assertClose(actual, expected, rtol: rtol, atol: 1e-5 * (expected.scalars.map(abs).max() ?? 0), name,
+                                file: file, line: line)
     }
 
     func testForwardBackwardAndRunningStatisticsMatchTorchvision() throws {

@@ -1,0 +1,104 @@
+import Foundation
+
+/// A stage's latest progress as a file in the run folder (`runs/<id>/progress/<stage>.json`), written by
+/// `masknet stage exec --progress-file` and read by a driver whose stage runs in another process or on
+/// another node (the process and Slurm executors), so it can show epoch e/E and an ETA while it waits.
+public struct StageProgressFile: Sendable {
+    /// The file.
+    public let url: URL
+
+    /// Wraps a path.
+    public init(url: URL) { self.url = url }
+
+    /// What the file holds: the progress fields, when the stage started reporting and when last.
+    struct Snapshot: Codable {
+        var epoch: Int?
+        var epochs: Int?
+        var step: Int?
+        var steps: Int?
+        var loss: Double?
+        var throughput: Double?
+        var unit: String?
+        var fraction: Double?
+        var message: String?
+        var started: Double
+        var updated: Double
+    }
+
+    /// A progress report as read back: the fields, the stage's own start (for the ETA), the time written.
+    public struct Reading: Sendable, Equatable {
+        /// The progress.
+        public var progress: StageProgress
+        /// When the stage started (its process's clock).
+        public var started: Date
+        /// When it was written.
+        public var updated: Date
+
+        /// Seconds left, from the fraction done and the time the stage has run so far.
+        public var etaSeconds: Double? {
+            guard let f = progress.fraction, f > 0, f <= 1 else { return nil }
+            let elapsed = updated.timeIntervalSince(started)
+            return elapsed / f - elapsed
+        }
+
+        /// `epoch 3/10 step 40/100 loss 0.41 30% ETA 2m05s` (the ETA by the stage's own clock, not the driver's,
+        /// which would count queue time).
+        public var summary: String {
+            var p = progress
+            p.fraction = nil
+            var text = ConsoleReporter.describe(p, since: nil)
+            if let f = progress.fraction, let eta = etaSeconds {
+                let s = Int(eta.rounded())
+                text += (text.isEmpty ? "" : " ") + String(format: "%.0f%% ETA %dm%02ds", f * 100, s / 60, s % 60)
+            }
+            return text
+        }
+    }
+
+    /// The last progress written, or nil (not yet written, or cut short).
+    public func read() -> Reading? {
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let s = try? JSONDecoder().decode(Snapshot.self, from: data) else { return nil }
+        return Reading(progress: StageProgress(epoch: s.epoch, epochs: s.epochs, step: s.step, steps: s.steps, loss: s.loss,
+                                               throughput: s.throughput, unit: s.unit, fraction: s.fraction, message: s.message),
+                       started: Date(timeIntervalSince1970: s.started), updated: Date(timeIntervalSince1970: s.updated))
+    }
+
+    /// Writes progress at most once per `interval` seconds (a training loop reports every step; a shared
+    /// filesystem should not be written that often), each time to a temporary file renamed over the last.
+    public final class Writer: @unchecked Sendable {
+        private let file: StageProgressFile
+        private let interval: Double
+        private let lock = NSLock()
+        private let started = Date()
+        private var lastWrite = Date.distantPast
+
+        /// A writer for `file`.
+        public init(_ file: StageProgressFile, interval: Double = 1) {
+            self.file = file; self.interval = interval
+        }
+
+        /// Records `p` unless the last write is younger than the interval.
+        public func write(_ p: StageProgress) {
+            lock.lock()
+            let now = Date()
+            guard now.timeIntervalSince(lastWrite) >= interval else { lock.unlock(); return }
+            lastWrite = now
+            lock.unlock()
+            let s = Snapshot(epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, loss: p.loss, throughput: p.throughput,
+                             unit: p.unit, fraction: p.fraction, message: p.message,
+                             started: started.timeIntervalSince1970, updated: now.timeIntervalSince1970)
+            let url = file.url
+            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? JSONEncoder().encode(s).write(to: url, options: .atomic)
+        }
+    }
+}
+
+extension StageJob {
+    /// Where `stage exec` leaves the job's progress: `runs/<id>/progress/<stage>.json`.
+    public var progressFile: StageProgressFile {
+        StageProgressFile(url: statusFile.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("progress").appendingPathComponent(statusFile.lastPathComponent))
+    }
+}
