@@ -46,6 +46,8 @@ func runEnvironment() -> [String: String] {
         "cpu_count": String(ProcessInfo.processInfo.activeProcessorCount),
         "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
         "command": CommandLine.arguments.joined(separator: " "),
+        "gemm": MatrixMultiply.backend.description,
+        "gemm_machine_independent": String(MatrixMultiply.isMachineIndependent),
         "blas": "OpenBLAS",
         "blas_kernels": BLAS.kernelDescription,
         "cpu_features": CPUFeatures.current.summary,
