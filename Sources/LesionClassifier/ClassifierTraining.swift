@@ -61,8 +61,11 @@ public struct ClassifierEpochRecord: Codable, Equatable, Sendable {
     public var validationLoss: Double?
     /// Validation accuracy, when a validation source was given.
     public var validationAccuracy: Double?
-    /// Wall time of the epoch.
-    public var seconds: Double
+    /// Wall time of the epoch, for logs only: not encoded, so checkpoints and history files hold no
+    /// wall-clock time and the same computation gives byte-identical files (0 after decoding).
+    public var seconds: Double = 0
+
+    enum CodingKeys: String, CodingKey { case epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }
 }
 
 /// Spec §6.2 with our decisions: BN statistics frozen (eval mode everywhere), only the trainable set

@@ -81,7 +81,8 @@ struct TrainClassifierStage: StageKind {
         InputSlot("dataset", description: "Folder of COVIDx-CT-named slices (or a generated data set)."),
         InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
     ]
-    let determinism = Determinism.nondeterministic(reason: "parallel float reductions may round differently between runs; seeded otherwise")
+    // Our GEMM and reductions give the same bits for any machine and thread count (README "Speed and precision").
+    var determinism: Determinism { trainingDeterminism }
     var reportedMetrics: [String] { ["train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "training_seconds"] }
     func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "metrics.csv", "tensorboard", "figures"] }
 

@@ -12,7 +12,7 @@ public enum RunEnvironment {
     /// Environment variables that change numerics or speed, recorded when set.
     public static let recordedVariables = ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MASKNET_THREADS", "OPENBLAS_CORETYPE"]
 
-    /// The record: version, OS, host, CPUs and memory, the command line, the BLAS and its kernels, CPU
+    /// The record: version, OS, host, CPUs and memory, the command line, the GEMM path, the BLAS and its kernels, CPU
     /// features, thread counts, the CPU model (from `cpuInfo`, `/proc/cpuinfo`'s text) and the variables of
     /// `recordedVariables` that are set in `environment`.
     public static func record(arguments: [String] = CommandLine.arguments,
@@ -25,6 +25,8 @@ public enum RunEnvironment {
             "cpu_count": String(ProcessInfo.processInfo.activeProcessorCount),
             "physical_memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
             "command": arguments.joined(separator: " "),
+            "gemm": MatrixMultiply.backend.description,
+            "gemm_machine_independent": String(MatrixMultiply.isMachineIndependent),
             "blas": "OpenBLAS",
             "blas_kernels": BLAS.kernelDescription,
             "cpu_features": CPUFeatures.current.summary,

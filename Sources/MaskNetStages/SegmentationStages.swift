@@ -26,7 +26,8 @@ struct TrainSegmentationStage: StageKind {
         InputSlot("dataset", description: "Data set with a CNCB segmentation layout (imgs/, masks/)."),
         InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
     ]
-    let determinism = Determinism.nondeterministic(reason: "parallel float reductions may round differently between runs; seeded otherwise")
+    // Our GEMM and reductions give the same bits for any machine and thread count (README "Speed and precision").
+    var determinism: Determinism { trainingDeterminism }
     var reportedMetrics: [String] { ["train_loss", "validation_loss", "epochs", "training_seconds", "parameters"] }
     func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors", "history.json", "metrics.csv", "tensorboard", "figures"] }
 

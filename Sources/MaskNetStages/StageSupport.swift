@@ -4,6 +4,7 @@ import MaskNetWorkflows
 import NeuralNetwork
 import ObjectDetection
 import PipelineEngine
+import TensorCore
 import VisionBackbones
 
 /// The ML stage kinds, registered with the engine beside its built-in `command` kind.
@@ -162,4 +163,13 @@ enum StageSupport {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try encoder.encode(value).write(to: url, options: .atomic)
     }
+}
+
+/// Determinism of the training kinds: masknet's own GEMM, reductions in thread-independent chunks and
+/// FixedMath transcendentals make training a function of its inputs and seed on every machine and for
+/// every thread count; with `MASKNET_GEMM=openblas` the rounding follows OpenBLAS's per-CPU kernels.
+var trainingDeterminism: Determinism {
+    MatrixMultiply.isMachineIndependent
+        ? .seeded
+        : .nondeterministic(reason: "MASKNET_GEMM=openblas: OpenBLAS's kernels round differently per CPU; seeded otherwise")
 }

@@ -35,7 +35,7 @@ public func binaryCrossEntropyWithLogits(
     let count = logits.value.count
     let divisor = _lossDivisor(reduction, count: count, name: "binaryCrossEntropyWithLogits")
     let total = _sumOfTerms(logits.value, targets) { x, t in
-        Swift.max(x, 0) - x * t + Foundation.log1p(Foundation.exp(-Swift.abs(x)))
+        Swift.max(x, 0) - x * t + FixedMath.log1p(FixedMath.exp(-Swift.abs(x)))
     }
     let x = logits.value
     return Variable.result(Tensor(scalar: Float(total / divisor)), inputs: [logits]) { gradOutput in
@@ -74,9 +74,9 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int], reduction: Loss
                         var maximum = -Double.infinity
                         for c in 0..<classes { maximum = Swift.max(maximum, Double(xp[base + c])) }
                         var total = 0.0
-                        for c in 0..<classes { total += Foundation.exp(Double(xp[base + c]) - maximum) }
-                        let logSumExp = maximum + Foundation.log(total)
-                        for c in 0..<classes { pp[base + c] = Float(Foundation.exp(Double(xp[base + c]) - logSumExp)) }
+                        for c in 0..<classes { total += FixedMath.exp(Double(xp[base + c]) - maximum) }
+                        let logSumExp = maximum + FixedMath.log(total)
+                        for c in 0..<classes { pp[base + c] = Float(FixedMath.exp(Double(xp[base + c]) - logSumExp)) }
                         lp[row] = logSumExp - Double(xp[base + labels[row]])
                     }
                 }
@@ -163,9 +163,8 @@ func _lossDivisor(_ reduction: LossReduction, count: Int, name: String) -> Doubl
 /// σ(x) without overflow for large |x|.
 @inline(__always)
 func _sigmoid(_ x: Float) -> Float {
-    if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
-    let e = Foundation.exp(x)
-    return e / (1 + e)
+    // FixedMath rather than libm: the same bits on every machine.
+    FixedMath.sigmoid(x)
 }
 
 /// sign(x) with sign(0) = 0.

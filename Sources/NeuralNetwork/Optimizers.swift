@@ -103,8 +103,8 @@ public final class Adam: Optimizer {
                 exponentialAverageOfSquares: Tensor(shape: parameter.value.shape), step: 0)
             slot.step += 1
             let t = Double(slot.step)
-            let stepSize = Float(lr / (1 - Foundation.pow(beta1, t)))
-            let correction2Root = Float((1 - Foundation.pow(beta2, t)).squareRoot())
+            let stepSize = Float(lr / (1 - FixedMath.pow(beta1, t)))
+            let correction2Root = Float((1 - FixedMath.pow(beta2, t)).squareRoot())
             let decay = decoupledWeightDecay ? Float(0) : Float(weightDecay)
             let shrink = decoupledWeightDecay ? Float(1 - lr * weightDecay) : 1
             let oneMinusBeta1 = Float(1 - beta1), b2 = Float(beta2), oneMinusBeta2 = Float(1 - beta2)

@@ -39,8 +39,8 @@ public struct BoxCoder: Sendable {
                         let gx = g[4 * i] + 0.5 * gw, gy = g[4 * i + 1] + 0.5 * gh
                         out[4 * i] = wx * (gx - px) / pw
                         out[4 * i + 1] = wy * (gy - py) / ph
-                        out[4 * i + 2] = ww * Foundation.log(gw / pw)
-                        out[4 * i + 3] = wh * Foundation.log(gh / ph)
+                        out[4 * i + 2] = ww * FixedMath.log(gw / pw)
+                        out[4 * i + 3] = wh * FixedMath.log(gh / ph)
                     }
                 }
             }
@@ -72,7 +72,7 @@ public struct BoxCoder: Sendable {
                             if dw > limit { dw = limit }
                             if dh > limit { dh = limit }
                             let x = dx * width + centreX, y = dy * height + centreY
-                            let w = Foundation.exp(dw) * width, h = Foundation.exp(dh) * height
+                            let w = FixedMath.exp(dw) * width, h = FixedMath.exp(dh) * height
                             out[base] = x - 0.5 * w
                             out[base + 1] = y - 0.5 * h
                             out[base + 2] = x + 0.5 * w

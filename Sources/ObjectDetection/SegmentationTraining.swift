@@ -30,7 +30,13 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var trainComponents: [String: Double]
     public var usedSlices: Int
     public var skippedEmptySlices: Int
-    public var seconds: Double
+    /// Wall time of the epoch, for logs only: not encoded, so checkpoints and history files hold no
+    /// wall-clock time and the same computation gives byte-identical files (0 after decoding).
+    public var seconds: Double = 0
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainLoss, validationLoss, trainComponents, usedSlices, skippedEmptySlices
+    }
 }
 
 /// A source of training samples: count and lazy loading (so large data sets never sit in memory).

@@ -7,7 +7,8 @@ import Foundation
 @_silgen_name("mallopt") func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif
 
-/// Matrix products on OpenBLAS. This is the only file that talks to CBLAS.
+/// OpenBLAS: its kernel set, its thread count and its `sgemm` (selectable with `MASKNET_GEMM=openblas`
+/// for comparison; `MatrixMultiply` runs our own GEMM by default). The only file that talks to CBLAS.
 public enum BLAS {
     /// Sets OpenBLAS's own thread count explicitly, so that it neither oversubscribes the cores our
     /// parallel kernels use nor silently runs single-threaded.
@@ -17,7 +18,7 @@ public enum BLAS {
 
     /// Applied once, before the first product.
     ///
-    /// OpenBLAS runs single-threaded and `gemm` splits the product over our own workers instead: OpenBLAS's
+    /// OpenBLAS runs single-threaded and `MatrixMultiply` splits products over our own workers instead: OpenBLAS's
     /// idle threads spin in sched_yield after each call and starve the parallel non-BLAS kernels that
     /// run between products (measured: ~16% of a ResNet forward pass went to sched_yield).
     /// glibc is also told to keep large freed blocks instead of returning them to the kernel, so the
@@ -46,58 +47,17 @@ public enum BLAS {
     /// OpenBLAS's current thread count.
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
-    /// C = alpha · op(A) · op(B) + beta · C for row-major matrices.
-    /// op(A) is M×K, op(B) is K×N, C is M×N; `lda`, `ldb`, `ldc` are row strides of the stored matrices.
-    @inlinable
-    public static func gemm(
-        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
-        b: UnsafePointer<Float>, ldb: Int,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        _ = configured
-        let workers = ThreadingConfiguration.workerCount
-        // Split the larger of M and N into one block per worker when each block is still a sizeable product.
-        let work = Double(m) * Double(n) * Double(k)
-        guard m > 0, n > 0, k > 0, workers > 1, work >= 2_000_000 else {
-            serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                       a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-            return
-        }
-        if n >= m {
-            let block = ((n + workers - 1) / workers + 15) / 16 * 16
-            let blocks = (n + block - 1) / block
-            DispatchQueue.concurrentPerform(iterations: blocks) { index in
-                let start = index * block, width = min(block, n - start)
-                // op(B) columns start..<start+width: rows of B when transposed, columns otherwise.
-                let bBlock = transposeB ? b + start * ldb : b + start
-                sgemm(transposeA, transposeB, m, width, k, alpha, a, lda, bBlock, ldb, beta, c + start, ldc)
-            }
-        } else {
-            let block = ((m + workers - 1) / workers + 7) / 8 * 8
-            let blocks = (m + block - 1) / block
-            DispatchQueue.concurrentPerform(iterations: blocks) { index in
-                let start = index * block, height = min(block, m - start)
-                // op(A) rows start..<start+height: columns of A when transposed, rows otherwise.
-                let aBlock = transposeA ? a + start : a + start * lda
-                sgemm(transposeA, transposeB, height, n, k, alpha, aBlock, lda, b, ldb, beta, c + start * ldc, ldc)
-            }
-        }
-    }
-
-    /// `gemm` on the calling thread only, for callers that already spread independent products over
-    /// the workers (Winograd's 36 per-point products).
-    @usableFromInline
+    /// C = alpha · op(A) · op(B) + beta · C on the calling thread with OpenBLAS's kernels, row-major;
+    /// `MatrixMultiply` calls it for `MASKNET_GEMM=openblas` and splits large products over the workers.
     static func serialGemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        _ = configured
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             // BLAS leaves C untouched for beta = 1 and may not scale it otherwise: make it explicit.
-            if beta != 1 { for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } } }
+            if beta != 1 { for row in 0..<m { for col in 0..<n { c[row * ldc + col] = beta == 0 ? 0 : beta * c[row * ldc + col] } } }
             return
         }
         sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)

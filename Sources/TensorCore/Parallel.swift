@@ -4,9 +4,40 @@ import Foundation
 ///
 /// Work is split into at most `ThreadingConfiguration.workerCount` contiguous chunks so that each core
 /// touches one region of memory; tiny loops run inline because dispatch costs more than they do.
+///
+/// The worker count never changes results: products split only rows or columns of C, and every
+/// reduction either runs on one thread or in chunks whose size does not depend on the worker count.
 public enum ThreadingConfiguration {
-    /// Number of worker threads for our own kernels (defaults to the number of active cores).
-    nonisolated(unsafe) public static var workerCount: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Environment variable setting the worker count (`run --threads` sets it too).
+    public static let threadsVariable = "MASKNET_THREADS"
+
+    /// Number of worker threads for our own kernels: `MASKNET_THREADS` when set, else the active cores.
+    /// A bad value stops the process with a message naming the variable.
+    nonisolated(unsafe) public static var workerCount: Int = {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        do {
+            return try workerCount(fromEnvironment: ProcessInfo.processInfo.environment[threadsVariable], cores: cores)
+        } catch {
+            FileHandle.standardError.write(Data("masknet: \(error)\n".utf8))
+            exit(2)
+        }
+    }()
+
+    /// Parses a `MASKNET_THREADS` value (nil or empty: `cores`).
+    public static func workerCount(fromEnvironment value: String?, cores: Int) throws -> Int {
+        guard let value, !value.isEmpty else { return max(1, cores) }
+        guard let count = Int(value), count > 0 else {
+            throw ThreadCountError(message: "\(threadsVariable)=\(value) is not a positive whole number of threads; "
+                                   + "unset it to use all \(cores) cores")
+        }
+        return count
+    }
+
+    /// A bad `MASKNET_THREADS` value.
+    public struct ThreadCountError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
 }
 
 /// Calls `body(range)` over disjoint chunks covering `0..<count`, in parallel when it is worth it.

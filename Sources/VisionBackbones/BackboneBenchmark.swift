@@ -84,7 +84,7 @@ public struct BackboneBenchmark {
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
                         c.withUnsafeMutableBufferPointer { pc in
-                            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                            MatrixMultiply.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
                                       a: pa.baseAddress!, lda: size, b: pb.baseAddress!, ldb: size,
                                       c: pc.baseAddress!, ldc: size)
                         }

@@ -8,7 +8,7 @@ extension Masknet {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks that print our time, the reference's time and their ratio.",
-            subcommands: [BackboneCommand.self, BackboneWorker.self, RoICommand.self, MaskRCNNCommand.self, MaskRCNNWorker.self])
+            subcommands: [GEMMCommand.self, GEMMWorker.self, BackboneCommand.self, BackboneWorker.self, RoICommand.self, MaskRCNNCommand.self, MaskRCNNWorker.self])
     }
 }
 
@@ -138,7 +138,7 @@ func machineDescription() -> String {
     }
     #endif
     return "CPU \(cpu) (\(ProcessInfo.processInfo.activeProcessorCount) cores; \(CPUFeatures.current.summary)); "
-        + "OpenBLAS kernels \(BLAS.kernelDescription)"
+        + "GEMM \(MatrixMultiply.backend); OpenBLAS kernels \(BLAS.kernelDescription)"
 }
 
 /// Options every benchmark takes: the workload size, repetitions, threads, the reference side and output.

@@ -51,7 +51,7 @@ struct Masknet: ParsableCommand {
             FileHandle.standardError.write(Data((
                 "masknet: warning: OpenBLAS runs its \(BLAS.coreName) kernels on a CPU with \(CPUFeatures.current.summary); "
                 + "OPENBLAS_CORETYPE=\(environment[OpenBLASCoreCheck.coreTypeVariable] ?? "") is respected "
-                + "(\(best) would be faster)\n").utf8))
+                + "(\(best) would be faster; this affects MASKNET_GEMM=openblas only: masknet's own GEMM does not use OpenBLAS)\n").utf8))
         case .reexecute(let coreType):
             setenv(OpenBLASCoreCheck.coreTypeVariable, coreType, 1)
             setenv(OpenBLASCoreCheck.chosenByMasknetVariable, "1", 1)

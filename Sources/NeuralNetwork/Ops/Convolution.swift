@@ -51,7 +51,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable
                     }
                 }
                 // y[N, out] = x[N, in] · Wᵀ
-                BLAS.gemm(transposeA: false, transposeB: true, m: n, n: outFeatures, k: inFeatures,
+                MatrixMultiply.gemm(transposeA: false, transposeB: true, m: n, n: outFeatures, k: inFeatures,
                           a: a.baseAddress!, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
                           beta: bias == nil ? 0 : 1, c: y.baseAddress!, ldc: outFeatures)
             }
@@ -65,7 +65,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable
                 // dx[N, in] = dy[N, out] · W[out, in]
                 inputGradient = Tensor(shape: x.shape) { dx in
                     weight.value.withUnsafeBufferPointer { w in
-                        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: inFeatures, k: outFeatures,
+                        MatrixMultiply.gemm(transposeA: false, transposeB: false, m: n, n: inFeatures, k: outFeatures,
                                   a: dy.baseAddress!, lda: outFeatures, b: w.baseAddress!, ldb: inFeatures,
                                   c: dx.baseAddress!, ldc: inFeatures)
                     }
@@ -75,7 +75,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable
                 // dW[out, in] = dyᵀ · x
                 weightGradient = Tensor(shape: weight.shape) { dw in
                     x.value.withUnsafeBufferPointer { a in
-                        BLAS.gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: n,
+                        MatrixMultiply.gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: n,
                                   a: dy.baseAddress!, lda: outFeatures, b: a.baseAddress!, ldb: inFeatures,
                                   c: dw.baseAddress!, ldc: inFeatures)
                     }

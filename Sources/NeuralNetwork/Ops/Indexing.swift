@@ -95,7 +95,7 @@ public func softmaxRows(_ x: Variable) -> Variable {
                 var m = -Float.infinity
                 for j in 0..<c { m = max(m, s[j]) }
                 var total: Float = 0
-                for j in 0..<c { t[j] = expf(s[j] - m); total += t[j] }
+                for j in 0..<c { t[j] = FixedMath.exp(s[j] - m); total += t[j] }
                 for j in 0..<c { t[j] /= total }
             }
         }

@@ -234,7 +234,7 @@ public enum ConvolutionKernels {
                             }
                             performedFLOPs += 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
                             if g.isPointwise {
-                                BLAS.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: cols, k: rows,
+                                MatrixMultiply.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: cols, k: rows,
                                           a: w.baseAddress!, lda: rows, b: xImage, ldb: cols,
                                           beta: bias == nil ? 0 : 1, c: yImage, ldc: cols)
                                 continue
@@ -244,7 +244,7 @@ public enum ConvolutionKernels {
                                 let bandRange = top..<min(g.outputHeight, top + band)
                                 let width = bandRange.count * wo
                                 im2col(xImage, g, outputRows: bandRange, into: col.baseAddress!)
-                                BLAS.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: width, k: rows,
+                                MatrixMultiply.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: width, k: rows,
                                           a: w.baseAddress!, lda: rows, b: col.baseAddress!, ldb: width,
                                           beta: bias == nil ? 0 : 1, c: yImage + top * wo, ldc: cols)
                             }
@@ -323,7 +323,7 @@ public enum ConvolutionKernels {
                                     // dW[O, C] += dY[O, HW] · X[C, HW]ᵀ
                                     performedFLOPs += flops
                                     weightGradient!.withUnsafeMutableBufferPointer { dw in
-                                        BLAS.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
+                                        MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
                                                   a: dyImage, lda: cols, b: xImage, ldb: cols,
                                                   beta: 1, c: dw.baseAddress!, ldc: rows)
                                     }
@@ -332,7 +332,7 @@ public enum ConvolutionKernels {
                                     // dX[C, HW] = Wᵀ[C, O] · dY[O, HW]
                                     performedFLOPs += flops
                                     inputGradient!.withUnsafeMutableBufferPointer { dx in
-                                        BLAS.gemm(transposeA: true, transposeB: false, m: rows, n: cols, k: g.outputChannels,
+                                        MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: cols, k: g.outputChannels,
                                                   a: w.baseAddress!, lda: rows, b: dyImage, ldb: cols,
                                                   beta: 0, c: dx.baseAddress! + image * g.channels * g.height * g.width,
                                                   ldc: cols)
@@ -348,7 +348,7 @@ public enum ConvolutionKernels {
                                     // dW[O, CK] += dY[O, band] · col_band[CK, band]ᵀ
                                     im2col(xImage, g, outputRows: bandRange, into: col.baseAddress!)
                                     weightGradient!.withUnsafeMutableBufferPointer { dw in
-                                        BLAS.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: width,
+                                        MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: width,
                                                   a: dyBand, lda: cols, b: col.baseAddress!, ldb: width,
                                                   beta: 1, c: dw.baseAddress!, ldc: rows)
                                     }
@@ -356,7 +356,7 @@ public enum ConvolutionKernels {
                                 if needsInput {
                                     // dCol_band[CK, band] = Wᵀ[CK, O] · dY[O, band], then scatter back.
                                     inputGradient!.withUnsafeMutableBufferPointer { dx in
-                                        BLAS.gemm(transposeA: true, transposeB: false, m: rows, n: width, k: g.outputChannels,
+                                        MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: width, k: g.outputChannels,
                                                   a: w.baseAddress!, lda: rows, b: dyBand, ldb: cols,
                                                   beta: 0, c: col.baseAddress!, ldc: width)
                                         col2im(UnsafePointer(col.baseAddress!), g, outputRows: bandRange,

@@ -32,7 +32,7 @@ public enum TransposedConvolutionKernels {
                     columns.withUnsafeMutableBufferPointer { col in
                         for image in 0..<n {
                             // col[Cout·k·k, H·W] = Wᵀ · x[Cin, H·W]
-                            BLAS.gemm(transposeA: true, transposeB: false, m: g.columnRows, n: inputPlane, k: cin,
+                            MatrixMultiply.gemm(transposeA: true, transposeB: false, m: g.columnRows, n: inputPlane, k: cin,
                                       a: w.baseAddress!, lda: g.columnRows, b: x.baseAddress! + image * cin * inputPlane,
                                       ldb: inputPlane, beta: 0, c: col.baseAddress!, ldc: inputPlane)
                             let yImage = y.baseAddress! + image * cout * outputPlane
@@ -92,7 +92,7 @@ public enum TransposedConvolutionKernels {
                             if needsInput {
                                 // dx[Cin, H·W] = W[Cin, Cout·k·k] · col
                                 inputGradient!.withUnsafeMutableBufferPointer { dx in
-                                    BLAS.gemm(transposeA: false, transposeB: false, m: cin, n: inputPlane, k: g.columnRows,
+                                    MatrixMultiply.gemm(transposeA: false, transposeB: false, m: cin, n: inputPlane, k: g.columnRows,
                                               a: w.baseAddress!, lda: g.columnRows, b: col.baseAddress!, ldb: inputPlane,
                                               beta: 0, c: dx.baseAddress! + image * cin * inputPlane, ldc: inputPlane)
                                 }
@@ -100,7 +100,7 @@ public enum TransposedConvolutionKernels {
                             if needsWeight {
                                 // dW[Cin, Cout·k·k] += x[Cin, H·W] · colᵀ
                                 weightGradient!.withUnsafeMutableBufferPointer { dw in
-                                    BLAS.gemm(transposeA: false, transposeB: true, m: cin, n: g.columnRows, k: inputPlane,
+                                    MatrixMultiply.gemm(transposeA: false, transposeB: true, m: cin, n: g.columnRows, k: inputPlane,
                                               a: x.baseAddress! + image * cin * inputPlane, lda: inputPlane,
                                               b: col.baseAddress!, ldb: inputPlane, beta: 1, c: dw.baseAddress!, ldc: g.columnRows)
                                 }

@@ -120,7 +120,7 @@ public enum WinogradConvolution {
                                 transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
                                 // M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles), the 36 products spread over the workers.
                                 parallelFor(points) { xi in
-                                    BLAS.serialGemm(transposeA: false, transposeB: false, m: o, n: tiles, k: c,
+                                    MatrixMultiply.serialGemm(transposeA: false, transposeB: false, m: o, n: tiles, k: c,
                                                     a: uBase + xi * o * c, lda: c, b: vBase + xi * c * ld, ldb: ld,
                                                     beta: 0, c: mBase + xi * o * ld, ldc: ld)
                                 }
@@ -357,7 +357,7 @@ public enum WinogradConvolution {
                                                     // S[ξ] (O×C) += E[ξ] (O×tiles) · V[ξ]ᵀ (tiles×C)
                                                     let (sBase, beta): (UnsafeMutablePointer<Float>, Float) = (s.baseAddress!, chunk == 0 ? 0 : 1)
                                                     parallelFor(points) { xi in
-                                                        BLAS.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
+                                                        MatrixMultiply.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
                                                                         a: eBase + xi * o * ld, lda: ld, b: vBase + xi * c * ld, ldb: ld,
                                                                         beta: beta, c: sBase + xi * o * c, ldc: c)
                                                     }
@@ -366,7 +366,7 @@ public enum WinogradConvolution {
                                                     // P[ξ] (C×tiles) = U[ξ]ᵀ (C×O) · E[ξ] (O×tiles), then B P Bᵀ added into dX.
                                                     let pBase = p.baseAddress!
                                                     parallelFor(points) { xi in
-                                                        BLAS.serialGemm(transposeA: true, transposeB: false, m: c, n: tiles, k: o,
+                                                        MatrixMultiply.serialGemm(transposeA: true, transposeB: false, m: c, n: tiles, k: o,
                                                                         a: uBase + xi * o * c, lda: c, b: eBase + xi * o * ld, ldb: ld,
                                                                         beta: 0, c: pBase + xi * c * ld, ldc: ld)
                                                     }
