@@ -82,6 +82,25 @@ public final class ClassifierTrainer {
     public private(set) var history: [ClassifierEpochRecord] = []
     /// Epochs done so far (restored by `resume`).
     public private(set) var completedEpochs = 0
+    /// The epoch a paused run stopped inside (restored by `resume`, consumed by `train`).
+    private var pausedEpoch: EpochInProgress?
+
+    /// An epoch stopped between two batches: its running sums (the shuffle and the padding streams are
+    /// derived from the seed, epoch and slice, so nothing else is needed to continue exactly).
+    struct EpochInProgress: Codable, Equatable {
+        /// 0-based epoch, the position of the next batch in the epoch's shuffled order, and its length.
+        var epoch: Int, nextBatchStart: Int, slices: Int
+        var lossSum = 0.0, batches = 0, correct = 0, seen = 0
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, nextBatchStart = "next_batch_start", slices, lossSum = "loss_sum", batches, correct, seen
+        }
+    }
+
+    /// Where a resumed run continues inside an epoch, in slices (nil: at an epoch boundary).
+    public var resumePoint: TrainingResumePoint? {
+        pausedEpoch.map { TrainingResumePoint(epoch: $0.epoch, done: $0.nextBatchStart, steps: $0.slices) }
+    }
 
     /// Applies the model's trainable set and builds Adam over it.
     public init(model: CovidCTMaskNet, configuration: ClassifierTrainingConfiguration) {
@@ -120,13 +139,15 @@ public final class ClassifierTrainer {
 
     /// Trains until `configuration.epochs` are complete: per epoch a seeded shuffle, batches of single-image
     /// forwards stacked for the loss, one Adam step per batch, then validation and the checkpoint rule.
-    /// `checkCancellation` is called before every batch and may throw to stop; `epochFinished` receives
-    /// each epoch's record.
+    /// `checkCancellation` is called before every batch and may throw to stop; `pauseRequested` too: when it
+    /// says yes, the checkpoint is written with the epoch in progress and `TrainingPaused` is thrown.
+    /// `epochFinished` receives each epoch's record.
     /// - Throws: `ClassifierSetupError` before any step for a batch size below 1 or an empty training set;
     ///   otherwise the sources' and the checkpoint writer's errors.
     public func train(training: LabelledSliceSource, validation: LabelledSliceSource?, checkpoint: URL?,
                       progress: (TrainingProgress) -> Void = { _ in },
                       checkCancellation: () throws -> Void = {},
+                      pauseRequested: () -> Bool = { false },
                       epochFinished: (ClassifierEpochRecord) -> Void = { _ in }) throws {
         var problems: [String] = []
         if configuration.batchSize < 1 { problems.append("batch size must be at least 1, got \(configuration.batchSize)") }
@@ -140,8 +161,17 @@ public final class ClassifierTrainer {
             var order = Array(0..<training.count)
             var shuffler = SeededGenerator(seed: configuration.seed, stream: "classifier.shuffle.\(epoch)")
             shuffler.shuffle(&order)
-            var lossSum = 0.0, batches = 0, correct = 0, seen = 0
-            for batchStart in stride(from: 0, to: order.count, by: configuration.batchSize) {
+            var state = EpochInProgress(epoch: epoch, nextBatchStart: 0, slices: order.count)
+            if let paused = pausedEpoch, paused.epoch == epoch, paused.slices == order.count { state = paused }
+            pausedEpoch = nil
+            let firstSlice = state.nextBatchStart
+            for batchStart in stride(from: firstSlice, to: order.count, by: configuration.batchSize) {
+                if let checkpoint, pauseRequested() {
+                    state.nextBatchStart = batchStart
+                    try saveCheckpoint(to: checkpoint, epochInProgress: state)
+                    throw TrainingPaused(point: TrainingResumePoint(epoch: epoch, done: batchStart, steps: order.count),
+                                         checkpoint: checkpoint)
+                }
                 try checkCancellation()
                 let batch = order[batchStart..<min(order.count, batchStart + configuration.batchSize)]
                 let tape = GradientTape()
@@ -161,16 +191,17 @@ public final class ClassifierTrainer {
                     totalEpochs: configuration.epochs)
                 optimizer.step()
                 optimizer.zeroGradients()
-                lossSum += Double(loss.value.scalar)
-                batches += 1
-                correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count
-                seen += labels.count
+                state.lossSum += Double(loss.value.scalar)
+                state.batches += 1
+                state.correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count
+                state.seen += labels.count
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: min(order.count, batchStart + batch.count),
-                                          steps: order.count, loss: lossSum / Double(batches),
-                                          slicesPerSecond: Double(seen) / max(Date().timeIntervalSince(start), 1e-9),
+                                          steps: order.count, loss: state.lossSum / Double(state.batches),
+                                          slicesPerSecond: Double(batchStart + batch.count - firstSlice) / max(Date().timeIntervalSince(start), 1e-9),
                                           learningRate: optimizer.learningRate,
                                           stepLosses: ["total": Double(loss.value.scalar)]))
             }
+            let (lossSum, batches, correct, seen) = (state.lossSum, state.batches, state.correct, state.seen)
             var validationLoss: Double? = nil, validationAccuracy: Double? = nil
             if let validation, validation.count > 0 {
                 let result = try evaluate(validation)
@@ -216,7 +247,10 @@ public final class ClassifierTrainer {
 
     /// Writes weights, Adam state (prefix `optimizer.`) and metadata: configuration, D, s, epoch, seed, frozen
     /// BN statistics, the trainable set, training settings and history (Appendix D/B15).
-    public func saveCheckpoint(to url: URL) throws {
+    public func saveCheckpoint(to url: URL) throws { try saveCheckpoint(to: url, epochInProgress: nil) }
+
+    /// The same, with the epoch a paused run stopped inside (`epoch_in_progress`).
+    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress?) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
         metadata["seed"] = "\(configuration.seed)"
@@ -224,12 +258,14 @@ public final class ClassifierTrainer {
         metadata["trainable_set"] = model.configuration.trainDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
         metadata["training"] = canonicalJSONString(configuration)
         metadata["history"] = canonicalJSONString(history)
+        if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
         try model.parameters.stateDictionary(metadata: metadata).merging(optimizer.exportState(), prefix: "optimizer.")
             .write(to: url)
     }
 
     /// Restores weights, Adam state, completed epochs and history from a checkpoint written by
-    /// `saveCheckpoint`. A checkpoint of another D or s is refused before anything is loaded.
+    /// `saveCheckpoint`, and the epoch in progress of a paused run. A checkpoint of another D or s is refused
+    /// before anything is loaded.
     public func resume(from url: URL) throws {
         let file = try SafeTensorsFile.read(url)
         guard let saved = ClassifierConfiguration.from(metadata: file.metadata) else {
@@ -245,6 +281,13 @@ public final class ClassifierTrainer {
         completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([ClassifierEpochRecord].self, from: Data(json.utf8))
+        }
+        pausedEpoch = try file.metadata["epoch_in_progress"].map {
+            try JSONDecoder().decode(EpochInProgress.self, from: Data($0.utf8))
+        }
+        if let paused = pausedEpoch, paused.epoch != completedEpochs {
+            throw ClassifierSetupError(file: file.source, problems: [
+                "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completedEpochs) completed epochs; delete the checkpoint to train from the start"])
         }
     }
 }

@@ -106,7 +106,8 @@ struct TrainClassifierStage: StageKind {
             resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
             records: StageSupport.trainingRecords(context), progress: { StageSupport.report(context, $0) },
-            checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
+            checkCancellation: StageSupport.cancellationCheck(context),
+            pauseRequested: StageSupport.pauseCheck(context), log: context.log)
         var metrics: [String: Double] = ["training_seconds": Date().timeIntervalSince(start)]
         metrics["train_loss"] = last?.trainLoss
         metrics["train_accuracy"] = last?.trainAccuracy

@@ -51,7 +51,8 @@ struct TrainSegmentationStage: StageKind {
             resumeCheckpoint: context.checkpointDirectory.appendingPathComponent("training.safetensors"),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputHistory: context.outputURL("history.json"),
             records: StageSupport.trainingRecords(context), progress: { StageSupport.report(context, $0) },
-            checkCancellation: StageSupport.cancellationCheck(context), log: context.log)
+            checkCancellation: StageSupport.cancellationCheck(context),
+            pauseRequested: StageSupport.pauseCheck(context), log: context.log)
         var metrics: [String: Double] = ["epochs": Double(training.epochs),
                                          "training_seconds": Date().timeIntervalSince(start),
                                          "parameters": Double(outcome.trainableParameters)]

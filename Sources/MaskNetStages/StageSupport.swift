@@ -55,6 +55,11 @@ enum StageSupport {
         { if context.isCancelled { throw StageCancelled() } }
     }
 
+    /// Whether the stage was asked to pause (see `StageContext.isPauseRequested`).
+    static func pauseCheck(_ context: StageContext) -> () -> Bool {
+        { context.isPauseRequested }
+    }
+
     /// Reports training progress to the engine's live display.
     static func report(_ context: StageContext, _ progress: TrainingProgress) {
         let done = Double(progress.epoch - 1) + Double(progress.step) / Double(max(progress.steps, 1))

@@ -71,7 +71,7 @@ public struct ClassifierTrainingWorkflow {
     public func run(checkpoint: URL, dataset folder: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
                     outputCheckpoint: URL, outputHistory: URL, records: TrainingRecordOutputs?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
-                    log: (String) -> Void) throws -> ClassifierEpochRecord? {
+                    pauseRequested: () -> Bool = { false }, log: (String) -> Void) throws -> ClassifierEpochRecord? {
         let file = try CheckpointImport.read(checkpoint)
         guard file.metadata["bn_statistics"] == "frozen" else {
             throw WorkflowError("\(checkpoint.path): BN statistics are not frozen in this classifier checkpoint; run a freeze_bn_stats stage on it first (spec §5.4)")
@@ -83,14 +83,16 @@ public struct ClassifierTrainingWorkflow {
         let trainer = ClassifierTrainer(model: model, configuration: training)
         if FileManager.default.fileExists(atPath: resumeCheckpoint.path) {
             try trainer.resume(from: resumeCheckpoint)
-            log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
+            log(TrainingRecorder.resumedMessage(resumeCheckpoint, completedEpochs: trainer.completedEpochs,
+                                                point: trainer.resumePoint, unit: "slices"))
         }
         log("training \(model.trainableParameters.reduce(0) { $0 + $1.value.count }) parameters (S and BN affine)")
         let recorder = try TrainingRecorder(journal: resumeCheckpoint.deletingLastPathComponent().appendingPathComponent("scalars.csv"),
-                                            completedEpochs: trainer.completedEpochs, learningRate: training.learningRate)
+                                            completedEpochs: trainer.completedEpochs, resumePoint: trainer.resumePoint,
+                                            learningRate: training.learningRate)
         try trainer.train(training: DataSources.classification(trainSet), validation: validationSet.map(DataSources.classification),
                           checkpoint: resumeCheckpoint, progress: { recorder.step($0); progress($0) },
-                          checkCancellation: checkCancellation) { r in
+                          checkCancellation: checkCancellation, pauseRequested: pauseRequested) { r in
             recorder.epoch(r.epoch, ["train_loss": r.trainLoss, "train_accuracy": r.trainAccuracy,
                                      "validation_loss": r.validationLoss, "validation_accuracy": r.validationAccuracy])
             log(String(format: "epoch %d: train loss %.4f, accuracy %.3f%@ (%.1f s)", r.epoch, r.trainLoss, r.trainAccuracy,

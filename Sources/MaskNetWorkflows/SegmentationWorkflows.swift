@@ -40,7 +40,7 @@ public struct SegmentationTrainingWorkflow {
     public func run(dataset root: URL, trainSplit: URL?, validationSplit: URL?, resumeCheckpoint: URL,
                     outputCheckpoint: URL, outputHistory: URL, records: TrainingRecordOutputs?,
                     progress: (TrainingProgress) -> Void, checkCancellation: () throws -> Void = {},
-                    log: (String) -> Void) throws -> Outcome {
+                    pauseRequested: () -> Bool = { false }, log: (String) -> Void) throws -> Outcome {
         let maskType = model.maskType
         let trainSet = try openSegmentationDataset(root: root, split: trainSplit, maskType: maskType, areaThreshold: areaThreshold)
         let validationSet = try validationSplit.map {
@@ -58,14 +58,16 @@ public struct SegmentationTrainingWorkflow {
         let trainer = SegmentationTrainer(model: detector, configuration: training)
         if FileManager.default.fileExists(atPath: resumeCheckpoint.path) {
             try trainer.resume(from: resumeCheckpoint)
-            log("resumed from \(resumeCheckpoint.lastPathComponent) after epoch \(trainer.completedEpochs)")
+            log(TrainingRecorder.resumedMessage(resumeCheckpoint, completedEpochs: trainer.completedEpochs,
+                                                point: trainer.resumePoint, unit: "steps"))
         }
         let recorder = try TrainingRecorder(journal: resumeCheckpoint.deletingLastPathComponent().appendingPathComponent("scalars.csv"),
-                                            completedEpochs: trainer.completedEpochs, learningRate: training.learningRate)
+                                            completedEpochs: trainer.completedEpochs, resumePoint: trainer.resumePoint,
+                                            learningRate: training.learningRate)
         let source = DataSources.segmentation(trainSet)
         try trainer.train(training: source, validation: validationSet.map(DataSources.segmentation),
                           checkpoint: resumeCheckpoint, progress: { recorder.step($0); progress($0) },
-                          checkCancellation: checkCancellation) { record in
+                          checkCancellation: checkCancellation, pauseRequested: pauseRequested) { record in
             recorder.epoch(record.epoch, ["train_loss": record.trainLoss, "validation_loss": record.validationLoss])
             log(String(format: "epoch %d: train loss %.4f%@ (%d slices used, %d empty skipped, %.1f s)", record.epoch,
                        record.trainLoss, record.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "",

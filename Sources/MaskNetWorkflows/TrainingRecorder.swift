@@ -26,11 +26,18 @@ final class TrainingRecorder {
     /// Steps per epoch as last reported (epoch-level scalars go at the epoch's last step).
     private(set) var stepsPerEpoch = 1
 
-    /// A recorder journaling to `journal`, keeping what earlier runs logged for the `completedEpochs`.
-    init(journal: URL?, completedEpochs: Int, learningRate: Double) throws {
-        log = try ScalarLog(journal: journal, keepingEpochs: completedEpochs)
+    /// A recorder journaling to `journal`, keeping what earlier runs logged for the `completedEpochs` and,
+    /// for a run resumed inside an epoch, for that epoch's steps up to `resumePoint`.
+    init(journal: URL?, completedEpochs: Int, resumePoint: TrainingResumePoint? = nil, learningRate: Double) throws {
+        log = try ScalarLog(journal: journal, keepingEpochs: completedEpochs, keepingStepsThrough: resumePoint?.globalStep)
         self.learningRate = learningRate
         if let last = log.entries.last, last.epoch > 0 { stepsPerEpoch = max(1, last.step / last.epoch) }
+    }
+
+    /// The log line of a resumed run: after which epoch, and where inside the next one for a paused run.
+    static func resumedMessage(_ checkpoint: URL, completedEpochs: Int, point: TrainingResumePoint?, unit: String) -> String {
+        guard let point else { return "resumed from \(checkpoint.lastPathComponent) after epoch \(completedEpochs)" }
+        return "resumed from \(checkpoint.lastPathComponent) inside epoch \(point.epoch + 1), after \(point.done) of \(point.steps) \(unit)"
     }
 
     /// One optimizer step.
@@ -63,6 +70,8 @@ final class TrainingRecorder {
     func charts(title: String) -> [(String, SVGDocument)] {
         let perEpoch = Double(stepsPerEpoch)
         func points(_ tag: String) -> [(x: Double, y: Double)] { log.series(tag).map { (Double($0.step) / perEpoch, $0.value) } }
+        // The x axis ends at the last epoch (not at the next round number: 12 epochs would get 15).
+        let epochs = max(1, Double(log.entries.map(\.epoch).max() ?? 1))
         let raw = points("loss/total")
         let smoothing = raw.count > 400 ? 0.98 : raw.count > 60 ? 0.9 : 0.6
         var lossSeries: [LinePlot.Series] = [
@@ -73,6 +82,7 @@ final class TrainingRecorder {
         let validation = points("epoch/validation_loss")
         if !validation.isEmpty { lossSeries.append(.init(name: "validation", points: validation, markers: true, colorIndex: 1)) }
         var lossPlot = LinePlot(title: "\(title) loss", xLabel: "epoch", yLabel: "loss", series: lossSeries)
+        lossPlot.xRange = 0...epochs
         // The range follows the smoothed and per-epoch curves; early raw spikes would flatten them.
         let shown = lossSeries.filter { !$0.faint }.flatMap(\.points).map(\.y).filter(\.isFinite)
         if let low = shown.min(), let high = shown.max(), high > low {
@@ -85,6 +95,7 @@ final class TrainingRecorder {
                 LinePlot.Series(name: String(tag.dropFirst(5)), points: LinePlot.Series.smoothed(points(tag), weight: smoothing), colorIndex: index)
             }
             var plot = LinePlot(title: "Loss components (smoothed)", xLabel: "epoch", yLabel: "loss", series: series)
+            plot.xRange = 0...epochs
             plot.logarithmicY = series.flatMap(\.points).allSatisfy { $0.y > 0 }
             charts.append(("2-loss-components.svg", plot.render()))
         }
@@ -94,13 +105,17 @@ final class TrainingRecorder {
             var plot = LinePlot(title: "\(title) accuracy", xLabel: "epoch", yLabel: "accuracy",
                                 series: accuracy.map { .init(name: $0.0, points: $0.1, markers: true, colorIndex: $0.2) })
             plot.yRange = 0...1
+            plot.xRange = 0...epochs
             charts.append(("3-accuracy.svg", plot.render()))
         }
-        charts.append(("4-learning-rate.svg", LinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
-                                                    series: [.init(name: "Adam", points: points("learning_rate"))]).render(width: 400, height: 240)))
-        charts.append(("5-throughput.svg", LinePlot(title: "Throughput (epoch running mean)", xLabel: "epoch", yLabel: "slices / s",
-                                                 series: [.init(name: "slices / s", points: points("throughput/slices_per_second"))])
-            .render(width: 400, height: 240)))
+        var rate = LinePlot(title: "Learning rate", xLabel: "epoch", yLabel: "learning rate",
+                            series: [.init(name: "Adam", points: points("learning_rate"))])
+        rate.xRange = 0...epochs
+        charts.append(("4-learning-rate.svg", rate.render(width: 400, height: 240)))
+        var throughput = LinePlot(title: "Throughput (epoch running mean)", xLabel: "epoch", yLabel: "slices / s",
+                                  series: [.init(name: "slices / s", points: points("throughput/slices_per_second"))])
+        throughput.xRange = 0...epochs
+        charts.append(("5-throughput.svg", throughput.render(width: 400, height: 240)))
         return charts
     }
 }

@@ -61,6 +61,28 @@ public final class SegmentationTrainer {
     public private(set) var history: [EpochRecord] = []
     /// Completed epochs.
     public private(set) var completedEpochs = 0
+    /// The epoch a paused run stopped inside (restored by `resume`, consumed by `train`).
+    private var pausedEpoch: EpochInProgress?
+
+    /// An epoch stopped between two steps: everything its remaining steps and its record depend on.
+    struct EpochInProgress: Codable {
+        /// 0-based epoch and the index (in the epoch's shuffled order) of the next step.
+        var epoch: Int, nextStep: Int, steps: Int
+        /// Running sums for the epoch record.
+        var totalLoss = 0.0, componentTotals: [String: Double] = [:], used = 0, skipped = 0
+        /// The epoch's sampling stream, as far as the steps done have drawn from it.
+        var sampling: SeededGenerator
+
+        enum CodingKeys: String, CodingKey {
+            case epoch, nextStep = "next_step", steps, totalLoss = "total_loss", componentTotals = "component_totals"
+            case used, skipped, sampling
+        }
+    }
+
+    /// Where a resumed run continues inside an epoch (nil: at an epoch boundary).
+    public var resumePoint: TrainingResumePoint? {
+        pausedEpoch.map { TrainingResumePoint(epoch: $0.epoch, done: $0.nextStep, steps: $0.steps) }
+    }
 
     public init(model: MaskRCNN, configuration: SegmentationTrainingConfiguration) {
         self.model = model
@@ -73,10 +95,13 @@ public final class SegmentationTrainer {
     /// Runs the remaining epochs. `checkpoint` (if given) is written every `checkpointEvery` epochs and at
     /// the end; `resume(from:)` continues from it.
     /// `checkCancellation` is called before every step and may throw to stop (the checkpoint of the last
-    /// completed interval stays, so a later call resumes); `epochFinished` receives each epoch's record.
+    /// completed interval stays, so a later call resumes); `pauseRequested` too: when it says yes, the
+    /// checkpoint is written with the epoch in progress and `TrainingPaused` is thrown. `epochFinished`
+    /// receives each epoch's record.
     public func train(training: SampleSource, validation: SampleSource?, checkpoint: URL?,
                       progress: (TrainingProgress) -> Void = { _ in },
                       checkCancellation: () throws -> Void = {},
+                      pauseRequested: () -> Bool = { false },
                       epochFinished: (EpochRecord) -> Void = { _ in }) throws {
         while completedEpochs < configuration.epochs {
             let epoch = completedEpochs
@@ -84,15 +109,23 @@ public final class SegmentationTrainer {
             var order = Array(0..<training.count)
             var shuffler = SeededGenerator(seed: configuration.seed, stream: "segmentation.shuffle.\(epoch)")
             shuffler.shuffle(&order)
-            var sampling = SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\(epoch)")
-            var totals: [String: Double] = [:], totalLoss = 0.0, used = 0, skipped = 0
-            for (step, index) in order.enumerated() {
+            var state = EpochInProgress(epoch: epoch, nextStep: 0, steps: order.count,
+                                        sampling: SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\(epoch)"))
+            if let paused = pausedEpoch, paused.epoch == epoch, paused.steps == order.count { state = paused }
+            pausedEpoch = nil
+            let firstStep = state.nextStep
+            for step in firstStep..<order.count {
+                if let checkpoint, pauseRequested() {
+                    state.nextStep = step
+                    try saveCheckpoint(to: checkpoint, epochInProgress: state)
+                    throw TrainingPaused(point: TrainingResumePoint(epoch: epoch, done: step, steps: order.count), checkpoint: checkpoint)
+                }
                 try checkCancellation()
-                let (image, target) = try training.load(index)
-                if target.isEmpty { skipped += 1; continue }
+                let (image, target) = try training.load(order[step])
+                if target.isEmpty { state.skipped += 1; continue }
                 let tape = GradientTape()
                 let losses = model.losses(image: image, target: target, context: .training(tape: tape),
-                                          generator: &sampling)
+                                          generator: &state.sampling)
                 let total = losses.total
                 tape.backward(from: total)
                 optimizer.learningRate = configuration.learningRateSchedule.learningRate(
@@ -100,22 +133,23 @@ public final class SegmentationTrainer {
                     totalEpochs: configuration.epochs)
                 optimizer.step()
                 optimizer.zeroGradients()
-                totalLoss += Double(total.value.scalar)
-                for (name, value) in losses.values { totals[name, default: 0] += Double(value) }
-                used += 1
+                state.totalLoss += Double(total.value.scalar)
+                for (name, value) in losses.values { state.componentTotals[name, default: 0] += Double(value) }
+                state.used += 1
                 let elapsed = Date().timeIntervalSince(start)
                 progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: step + 1,
-                                          steps: order.count, loss: totalLoss / Double(used),
-                                          slicesPerSecond: Double(step + 1) / max(elapsed, 1e-9),
+                                          steps: order.count, loss: state.totalLoss / Double(state.used),
+                                          slicesPerSecond: Double(step + 1 - firstStep) / max(elapsed, 1e-9),
                                           learningRate: optimizer.learningRate,
                                           stepLosses: losses.values.mapValues(Double.init)
                                             .merging(["total": Double(total.value.scalar)]) { a, _ in a }))
             }
             let validationLoss = try validation.flatMap { try self.validationLoss($0, epoch: epoch) }
+            let used = state.used
             history.append(EpochRecord(
-                epoch: epoch + 1, trainLoss: used > 0 ? totalLoss / Double(used) : 0, validationLoss: validationLoss,
-                trainComponents: totals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
-                skippedEmptySlices: skipped, seconds: Date().timeIntervalSince(start)))
+                epoch: epoch + 1, trainLoss: used > 0 ? state.totalLoss / Double(used) : 0, validationLoss: validationLoss,
+                trainComponents: state.componentTotals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
+                skippedEmptySlices: state.skipped, seconds: Date().timeIntervalSince(start)))
             completedEpochs += 1
             epochFinished(history[history.count - 1])
             if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
@@ -141,20 +175,24 @@ public final class SegmentationTrainer {
         return used > 0 ? total / Double(used) : nil
     }
 
-    /// Model weights, Adam state (prefixed `optimizer.`), the configuration and the history.
-    public func saveCheckpoint(to url: URL) throws {
+    /// Model weights, Adam state (prefixed `optimizer.`), the configuration and the history; for a paused
+    /// run also the epoch in progress (`epoch_in_progress`), absent from every epoch-boundary checkpoint.
+    public func saveCheckpoint(to url: URL) throws { try saveCheckpoint(to: url, epochInProgress: nil) }
+
+    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress?) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
         metadata["seed"] = "\(configuration.seed)"
         metadata["training"] = canonicalJSONString(configuration)
         metadata["history"] = canonicalJSONString(history)
+        if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
         let file = model.parameters.stateDictionary(metadata: metadata)
             .merging(optimizer.exportState(), prefix: "optimizer.")
         try file.write(to: url)
     }
 
     /// Restores weights, optimizer state, epoch counter and history from a checkpoint written by
-    /// `saveCheckpoint`.
+    /// `saveCheckpoint`, and the epoch in progress of a paused run.
     public func resume(from url: URL) throws {
         let file = try SafeTensorsFile.read(url)
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
@@ -162,6 +200,12 @@ public final class SegmentationTrainer {
         completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([EpochRecord].self, from: Data(json.utf8))
+        }
+        pausedEpoch = try file.metadata["epoch_in_progress"].map {
+            try JSONDecoder().decode(EpochInProgress.self, from: Data($0.utf8))
+        }
+        if let paused = pausedEpoch, paused.epoch != completedEpochs {
+            throw SafeTensorsError.invalidHeader(file: url.path, detail: "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completedEpochs) completed epochs; delete the checkpoint to train from the start")
         }
     }
 }

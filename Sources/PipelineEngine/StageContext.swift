@@ -29,6 +29,7 @@ public final class StageContext: @unchecked Sendable {
     private let _progress: @Sendable (StageProgress) -> Void
     private let _lock = NSLock()
     private var _cancelled = false
+    private var _pauseRequested = false
     private var _cancelHandlers: [@Sendable () -> Void] = []
     private var _logHandle: FileHandle?
     private var _peakMemory = 0
@@ -84,6 +85,17 @@ public final class StageContext: @unchecked Sendable {
 
     /// Whether the run was interrupted; long stages should check it between steps and throw.
     public var isCancelled: Bool { _lock.lock(); defer { _lock.unlock() }; return _cancelled }
+
+    /// Whether the stage was asked to pause (Slurm's USR2 before a time limit or preemption): a training
+    /// stage writes a resumable checkpoint of where it is at its next step and stops, so that the next
+    /// attempt continues from there. The context is cancelled as well, so a stage that cannot pause stops.
+    public var isPauseRequested: Bool { _lock.lock(); defer { _lock.unlock() }; return _pauseRequested }
+
+    /// Asks the stage to pause, then cancels it (`stage exec` on USR2).
+    public func requestPause() {
+        _lock.lock(); _pauseRequested = true; _lock.unlock()
+        cancel()
+    }
 
     /// Registers work to do on interruption (e.g. kill a child process). Runs at once if already cancelled.
     public func onCancel(_ handler: @escaping @Sendable () -> Void) {

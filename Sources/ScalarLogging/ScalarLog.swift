@@ -17,8 +17,9 @@ public final class ScalarLog {
     var handle: FileHandle?
 
     /// A log journaled to `journal` (nil: in memory only). Entries of epochs after `keepingEpochs` in an
-    /// existing journal are dropped: they belong to an interrupted epoch that will run again.
-    public init(journal: URL?, keepingEpochs: Int = 0) throws {
+    /// existing journal are dropped: they belong to an interrupted epoch that will run again. A run paused
+    /// inside the next epoch keeps that epoch's entries up to its global step `keepingStepsThrough`.
+    public init(journal: URL?, keepingEpochs: Int = 0, keepingStepsThrough: Int? = nil) throws {
         self.journal = journal
         guard let journal else { return }
         if let text = try? String(contentsOf: journal, encoding: .utf8) {
@@ -27,7 +28,7 @@ public final class ScalarLog {
                 guard parts.count == 5, let step = Int(parts[0]), let epoch = Int(parts[1]), let wall = Double(parts[2]),
                       let value = Double(parts[4]) else { return nil }
                 return Entry(step: step, epoch: epoch, wallTime: wall, tag: String(parts[3]), value: value)
-            }.filter { $0.epoch <= keepingEpochs }
+            }.filter { $0.epoch <= keepingEpochs || ($0.epoch == keepingEpochs + 1 && $0.step <= keepingStepsThrough ?? -1) }
         }
         try FileManager.default.createDirectory(at: journal.deletingLastPathComponent(), withIntermediateDirectories: true)
         let kept = (["step,epoch,wall_time,tag,value"] + entries.map(Self.journalLine)).joined(separator: "\n") + "\n"

@@ -119,7 +119,7 @@ public struct DetachedRun: Codable, Sendable, Equatable {
                     exec \(BatchScript.quote(executable.path)) run \(BatchScript.quote(pipelineCopy.path)) --stage "$stage" --store \(BatchScript.quote(store.root.path)) --quiet \(setArguments.map(BatchScript.quote).joined(separator: " "))
 
                     """
-                var options = ["--job-name=\(jobName)", "--no-requeue", "--signal=B:USR2@\(profile.signalSeconds)", "--kill-on-invalid-dep=yes",
+                var options = ["--job-name=\(jobName)", "--no-requeue"] + profile.signalOptions + ["--kill-on-invalid-dep=yes",
                                "--chdir=\(FileManager.default.currentDirectoryPath)", "--export=ALL",
                                asArray ? "--output=\(logFolder.path)/%A_%a.log" : "--output=\(logFolder.path)/%j.log"]
                 if asArray { options.append(JobArrayPlan.Chunk(offset: 0, count: stages.count).arrayOption(parallelism: profile.arrayParallelism)) }

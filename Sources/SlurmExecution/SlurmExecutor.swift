@@ -163,8 +163,8 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         for cell in cells { try FileManager.default.createDirectory(atPath: cell.logFolder, withIntermediateDirectories: true) }
         let script = BatchScript(executable: executable.path, executableDigest: try executableDigest(), store: store.root.path,
                                  cells: cells, offset: 0, arrayLogFolder: asArray ? baseFolder.path : nil)
-        var options = ["--job-name=\(runJobName ?? "mn")", "--no-requeue", "--signal=B:USR2@\(profile.signalSeconds)",
-                       "--chdir=\(FileManager.default.currentDirectoryPath)", "--export=ALL"]
+        var options = ["--job-name=\(runJobName ?? "mn")", "--no-requeue"] + profile.signalOptions
+            + ["--chdir=\(FileManager.default.currentDirectoryPath)", "--export=ALL"]
         if asArray {
             options.append(JobArrayPlan.Chunk(offset: 0, count: jobs.count).arrayOption(parallelism: profile.arrayParallelism))
             options.append("--output=\(baseFolder.path)/%A_%a.log")

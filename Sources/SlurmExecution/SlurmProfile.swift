@@ -27,8 +27,13 @@ public struct SlurmProfile: Sendable, Equatable {
     public var lostJobGraceSeconds = 30.0
     /// Resubmissions after a node failure, preemption or requeue (a stage's own `retries:` overrides it).
     public var infrastructureRetries = 1
-    /// Seconds before the time limit that Slurm sends USR2 (`--signal=B:USR2@N`) so training checkpoints.
+    /// Seconds before the time limit that Slurm sends USR2 (`--signal=B:USR2@N`) so training pauses with a
+    /// resumable checkpoint; 0 sends none (a job then runs into its limit, ends TIMEOUT, and is resubmitted
+    /// from its last epoch checkpoint).
     public var signalSeconds = 120
+
+    /// The `--signal` option of a job, if any.
+    var signalOptions: [String] { signalSeconds > 0 ? ["--signal=B:USR2@\(signalSeconds)"] : [] }
     /// Run cheap stages on the driver instead of submitting them.
     public var localCheap = true
 
@@ -87,7 +92,7 @@ public struct SlurmProfile: Sendable, Equatable {
             case "array_parallelism": arrayParallelism = try integer(key, value, minimum: 0)
             case "lost_job_grace_seconds": lostJobGraceSeconds = try number(key, value, minimum: 0)
             case "retries": infrastructureRetries = try integer(key, value, minimum: 0)
-            case "signal_seconds": signalSeconds = try integer(key, value, minimum: 1)
+            case "signal_seconds": signalSeconds = try integer(key, value, minimum: 0)
             case "local_cheap":
                 guard let b = value as? Bool else { throw bad(key, "expected true or false") }
                 localCheap = b

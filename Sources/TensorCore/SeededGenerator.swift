@@ -110,3 +110,33 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return Array(pool.prefix(count))
     }
 }
+
+/// The generator's exact state, so a training loop stopped between two steps resumes drawing the very
+/// numbers it would have drawn (the state words and the spare normal deviate as hexadecimal bit patterns:
+/// JSON numbers would lose bits above 2^53).
+extension SeededGenerator: Codable {
+    private enum CodingKeys: String, CodingKey { case state, spareNormal = "spare_normal" }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let words = try container.decode([String].self, forKey: .state).compactMap { UInt64($0, radix: 16) }
+        guard words.count == 4 else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container,
+                                                   debugDescription: "a generator state is four 64-bit words in hexadecimal")
+        }
+        state = (words[0], words[1], words[2], words[3])
+        if let bits = try container.decodeIfPresent(String.self, forKey: .spareNormal) {
+            guard let pattern = UInt32(bits, radix: 16) else {
+                throw DecodingError.dataCorruptedError(forKey: .spareNormal, in: container,
+                                                       debugDescription: "the spare normal deviate is a 32-bit pattern in hexadecimal")
+            }
+            spareNormal = Float(bitPattern: pattern)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode([state.0, state.1, state.2, state.3].map { String($0, radix: 16) }, forKey: .state)
+        try container.encodeIfPresent(spareNormal.map { String($0.bitPattern, radix: 16) }, forKey: .spareNormal)
+    }
+}

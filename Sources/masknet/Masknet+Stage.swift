@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PipelineEngine
+import SlurmExecution
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +20,9 @@ extension Masknet {
                 The spec is written to STORE/specs/ by `run` (and by `plan --record-specs`). Exit status 0 means the \
                 action record is published. With --status-file, the outcome is also written there as JSON \
                 (format, key, stage, outcome computed|cached|failed|interrupted, exit_code, message, wall_seconds, \
-                log, host, pid, finished_at). SIGINT/SIGTERM interrupt the stage (exit 130).
+                log, host, pid, finished_at). SIGINT/SIGTERM interrupt the stage (exit 130); USR2 pauses it: a training stage writes a \
+                resumable checkpoint at its next step and the process exits 75, so that the next attempt continues \
+                from that step.
                 """)
 
             @Argument(help: "Stage key (64 hex digits, or a unique prefix of at least 8, as printed by `masknet plan`).") var key: String
@@ -33,11 +36,11 @@ extension Masknet {
                 let store = try storeOptions.open()
                 let cancellation = SignalCancellation()
                 var sources: [DispatchSourceSignal] = []
-                let checkpointRequest = CheckpointRequest()  // USR2: Slurm's time-limit warning (--signal=B:USR2@N)
+                // USR2 is Slurm's warning before a time limit (--signal=B:USR2@N), or preemption: pause.
                 for sig in [SIGINT, SIGTERM, SIGUSR2] {
                     signal(sig, SIG_IGN)
                     let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                    src.setEventHandler { if sig == SIGUSR2 { checkpointRequest.request() }; cancellation.cancel() }
+                    src.setEventHandler { sig == SIGUSR2 ? cancellation.pause() : cancellation.cancel() }
                     src.resume()
                     sources.append(src)
                 }
@@ -58,7 +61,7 @@ extension Masknet {
                         try? status.write(to: statusURL, store: store)
                     }
                     FileHandle.standardError.write(Data("\(name ?? String(key.prefix(12))): \(error)\n".utf8))
-                    if checkpointRequest.isRequested { throw ExitCode(CheckpointRequest.exitCode) }
+                    if cancellation.isPaused { throw ExitCode(SlurmExecutor.checkpointExitCode) }
                     throw ExitCode(cancellation.isCancelled ? RunExitCode.interrupted : 1)
                 }
             }
@@ -66,21 +69,32 @@ extension Masknet {
     }
 }
 
-/// Cancels the stage of `stage exec` when a signal arrives (possibly before the stage's context exists).
-final class SignalCancellation: @unchecked Sendable {
+/// Cancels (SIGINT, SIGTERM) or pauses (USR2) the stage of `stage exec` when a signal arrives, possibly
+/// before the stage's context exists. A paused training stage writes its resumable checkpoint at the next
+/// step, and the process exits with `SlurmExecutor.checkpointExitCode`, so the Slurm executor resubmits the
+/// job and the stage continues from that step.
+final class SignalCancellation: @unchecked Sendable {  // state behind `lock`
     private let lock = NSLock()
     private var cancelled = false
+    private var paused = false
     private var context: StageContext?
 
     var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    var isPaused: Bool { lock.lock(); defer { lock.unlock() }; return paused }
 
     func attach(_ c: StageContext) {
-        lock.lock(); context = c; let stop = cancelled; lock.unlock()
-        if stop { c.cancel() }
+        lock.lock(); context = c; let (stop, pause) = (cancelled, paused); lock.unlock()
+        if pause { c.requestPause() } else if stop { c.cancel() }
     }
 
     func cancel() {
         lock.lock(); cancelled = true; let c = context; lock.unlock()
         c?.cancel()
+    }
+
+    func pause() {
+        lock.lock(); paused = true; cancelled = true; let c = context; lock.unlock()
+        FileHandle.standardError.write(Data("masknet stage exec: USR2 received: pausing at the next step; exit \(SlurmExecutor.checkpointExitCode) so the job is resubmitted and resumes from there\n".utf8))
+        c?.requestPause()
     }
 }

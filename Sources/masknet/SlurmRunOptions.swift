@@ -85,17 +85,3 @@ struct SlurmRunOptions: ParsableArguments {
         }
     }
 }
-
-/// A USR2 received by `masknet stage exec`: the stage stops at its next step (training keeps the checkpoint of
-/// its last completed interval in the store's checkpoints/<key>/) and the process exits with
-/// `SlurmExecutor.checkpointExitCode`, so the Slurm executor resubmits the job and the stage resumes.
-final class CheckpointRequest: @unchecked Sendable {
-    static let exitCode = SlurmExecutor.checkpointExitCode
-    private let lock = NSLock()
-    private var requested = false
-    var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
-    func request() {
-        lock.lock(); requested = true; lock.unlock()
-        FileHandle.standardError.write(Data("masknet stage exec: USR2 received: stopping at the next step; exit \(CheckpointRequest.exitCode) so the job is resubmitted and resumes\n".utf8))
-    }
-}

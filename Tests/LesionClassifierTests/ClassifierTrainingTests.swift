@@ -326,4 +326,48 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertNotNil(resumed.history[1].validationAccuracy)
         XCTAssertEqual(resumed.optimizer.stepCount(of: reloaded.parameters["s2new.fc_scores.weight"]!), 3)
     }
+
+    /// Paused between two batches (Slurm's USR2) and resumed from the pause checkpoint, training ends with
+    /// the weights, Adam state, history and checkpoint bytes of a run that never stopped.
+    func testPausedInsideAnEpochAndResumedGivesTheUninterruptedRun() throws {
+        let folder = try Support.scratchFolder(self)
+        let configuration = Support.detector()
+        let (segmentation, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
+        var settings = ClassifierTrainingConfiguration()
+        settings.epochs = 2
+        settings.batchSize = 2
+        settings.learningRate = 1e-3
+        settings.seed = 9
+        func trainer() throws -> ClassifierTrainer {
+            let (model, _) = try WeightTransfer.classifier(fromSegmentation: segmentation, roiBatchSize: 8, features: 16,
+                                                           expected: configuration, seed: 2)
+            return ClassifierTrainer(model: model, configuration: settings)
+        }
+        let straight = try trainer()
+        let straightCheckpoint = folder.appendingPathComponent("straight.safetensors")
+        try straight.train(training: Support.source(count: 5), validation: nil, checkpoint: straightCheckpoint)
+
+        // Batches start at slices 0, 2, 4: the fifth check is epoch 2's second batch.
+        let paused = try trainer()
+        let checkpoint = folder.appendingPathComponent("paused.safetensors")
+        var checks = 0
+        XCTAssertThrowsError(try paused.train(training: Support.source(count: 5), validation: nil, checkpoint: checkpoint,
+                                              pauseRequested: { checks += 1; return checks == 5 })) { error in
+            XCTAssertEqual((error as? TrainingPaused)?.point, TrainingResumePoint(epoch: 1, done: 2, steps: 5), "\(error)")
+        }
+        XCTAssertNotNil(try SafeTensorsFile.read(checkpoint).metadata["epoch_in_progress"])
+
+        let resumed = try trainer()
+        try resumed.resume(from: checkpoint)
+        XCTAssertEqual(resumed.resumePoint, TrainingResumePoint(epoch: 1, done: 2, steps: 5))
+        try resumed.train(training: Support.source(count: 5), validation: nil, checkpoint: checkpoint)
+        XCTAssertEqual(resumed.history.map(\.trainLoss), straight.history.map(\.trainLoss))
+        XCTAssertEqual(resumed.history.map(\.trainAccuracy), straight.history.map(\.trainAccuracy))
+        for parameter in straight.model.parameters.parameters {
+            XCTAssertTrue(Support.bitIdentical(resumed.model.parameters[parameter.name]!.value.scalars, parameter.value.scalars),
+                          parameter.name)
+        }
+        XCTAssertEqual(try Data(contentsOf: checkpoint), try Data(contentsOf: straightCheckpoint),
+                       "the final checkpoint is byte-identical to the uninterrupted run's")
+    }
 }

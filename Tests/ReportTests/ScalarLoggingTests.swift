@@ -71,4 +71,16 @@ final class ScalarLoggingTests: XCTestCase {
         let reread = try ScalarLog(journal: journal, keepingEpochs: 2)
         XCTAssertEqual(reread.series("loss/total").map(\.value), [3, 1.5])
     }
+
+    func testLogResumedInsideAnEpochKeepsItsStepsUpToThePause() throws {
+        let journal = try temporaryDirectory().appendingPathComponent("scalars.csv")
+        do {
+            let log = try ScalarLog(journal: journal)
+            for step in 1...4 { log.add(step: step, epoch: 1, ["loss/total": Double(step)]) }
+            // Epoch 2: paused after its second step (global step 6); step 7 ran after the pause checkpoint.
+            for step in 5...7 { log.add(step: step, epoch: 2, ["loss/total": Double(step)]) }
+        }
+        let resumed = try ScalarLog(journal: journal, keepingEpochs: 1, keepingStepsThrough: 6)
+        XCTAssertEqual(resumed.series("loss/total").map(\.step), [1, 2, 3, 4, 5, 6])
+    }
 }

@@ -189,6 +189,50 @@ final class SlurmRunTests: XCTestCase {
         XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "9455", "object \(digest)")
     }
 
+    /// Without USR2 (`signal_seconds: 0`) a stage that outlives its one-minute limit is killed by Slurm
+    /// (TIMEOUT); the runner resubmits it once and the new job continues from the state the first one kept
+    /// in the stage's checkpoint directory. About two minutes, mostly sleeping.
+    func testATimedOutJobIsResubmittedAndContinuesFromItsCheckpoint() throws {
+        let name = "slurm-timeout-\(UUID().uuidString.prefix(6).lowercased())"
+        let profile = try write("timeout-profile.yaml", """
+            poll: {initial_seconds: 0.5, max_seconds: 2, growth: 1.5}
+            lost_job_grace_seconds: 2
+            local_cheap: false
+            signal_seconds: 0
+            """)
+        let pipeline = try write("timeout.yaml", """
+            pipeline: \(name)
+            stages:
+              train:
+                kind: command
+                resources: {mem: 200M, time: 1}
+                params:
+                  run: |
+                    state="$MASKNET_CHECKPOINT_DIR/state"
+                    step=0; sum=0
+                    if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
+                    while [ "$step" -lt 120 ]; do
+                      step=$((step + 1)); sum=$((sum + step * step))
+                      echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
+                      sleep 1
+                    done
+                    echo "$sum" > result.txt
+                  outputs: [result.txt]
+            """)
+        let store = workspace.appendingPathComponent("store").path
+        let result = try MasknetProcess.run(["run", pipeline, "--store", store, "--executor", "slurm", "--profile", profile],
+                                            in: workspace, timeout: 400)
+        XCTAssertEqual(result.status, 0, result.output + result.error)
+        let run = try RunFolder.latest(in: store)
+        let jobs = (try run.accounting()["jobs"] as? [[String: Any]] ?? []).filter { $0["stage"] as? String == "train" }
+        XCTAssertEqual(jobs.map { $0["state"] as? String ?? "" }, ["TIMEOUT", "COMPLETED"], "\(jobs)")
+        let digest = try run.lock()["train"]?.outputs["result.txt"] ?? ""
+        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
+        // The sum of the squares 1…120, as an uninterrupted run gives (Slurm enforces limits every 30 s or so,
+        // so the first job ends between 60 and 90 s, never after the last step).
+        XCTAssertEqual((try? String(contentsOf: object, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines), "583220")
+    }
+
     /// The stand-in training of the USR2 test: 30 steps, state in the checkpoint directory after each.
     static func stepwise(_ name: String) -> String {
         """
