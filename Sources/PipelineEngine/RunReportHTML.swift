@@ -62,7 +62,15 @@ struct RunReportHTML {
         var machine: [String] = []
         if let cpu = run.environment["cpu"] { machine.append(cpu) }
         if let cores = run.environment["cpu_count"] { machine.append("\(cores) cores") }
-        if let blas = run.environment["blas"] { machine.append(blas) }
+        if let features = run.environment["cpu_features"], !features.isEmpty { machine.append(features) }
+        if let threads = run.environment["worker_threads"] { machine.append("\(threads) worker threads") }
+        // The GEMM that computed the numbers (masknet's own kernels, or OpenBLAS when selected); OpenBLAS's
+        // kernels only matter when it is the GEMM, or for runs recorded before masknet had its own.
+        if let gemm = run.environment["gemm"] {
+            machine.append("GEMM: \(gemm)\(run.environment["gemm_machine_independent"] == "true" ? " (same numbers on every CPU)" : "")")
+        } else if let blas = run.environment["blas"] {
+            machine.append([blas, run.environment["blas_kernels"]].compactMap { $0 }.joined(separator: " "))
+        }
         return """
         <header>
         <h1>\(h(run.pipeline))</h1>
@@ -82,6 +90,8 @@ struct RunReportHTML {
         let failed = verdicts.filter { !$0.passed }.count
         let headline = failed == 0 ? "All \(verdicts.count) gates pass" : "\(failed) of \(verdicts.count) gates fail"
         var rows: [String] = []
+        // Reference and source columns only when some gate has one (the paper pipelines' gates do).
+        let referenced = run.stages.contains { $0.gates.contains { $0.reference != nil || $0.source != nil } }
         for stage in run.stages where !stage.gates.isEmpty {
             let presentation = presentations[stage.kind]
             rows.append("<tbody data-stage=\"\(h(stage.name))\">")
@@ -91,14 +101,14 @@ struct RunReportHTML {
                 rows.append("""
                 <tr class="\(gate.passed ? "pass" : "fail")"><td>\(h(stage.name))</td><td>\(h(presentation?.label(gate.metric) ?? gate.metric))</td>\
                 <td class="num">\(gate.value.map { RunReportPage.fixed($0) } ?? "missing")</td><td>\(h(gate.condition))</td>\
-                <td class="num">\(h(reference))</td><td>\(h(gate.source ?? ""))</td>\
+                \(referenced ? "<td class=\"num\">\(h(reference))</td><td>\(h(gate.source ?? ""))</td>" : "")\
                 <td><span class="badge \(gate.passed ? "pass" : "fail")">\(verdict)</span>\(gate.passed ? "" : " <span class=\"reason\">\(h(gate.message))</span>")</td></tr>
                 """)
             }
             rows.append("</tbody>")
         }
         let cellTable = rows.isEmpty ? "" : """
-        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th><th>reference</th><th>source</th><th>verdict</th></tr></thead>
+        <table class="verdict"><thead><tr><th>stage</th><th>metric</th><th>value</th><th>condition</th>\(referenced ? "<th>reference</th><th>source</th>" : "")<th>verdict</th></tr></thead>
         \(rows.joined(separator: "\n"))
         </table>
         """
@@ -149,17 +159,22 @@ struct RunReportHTML {
         var parts: [String] = []
         for stage in run.stages where !stage.metrics.isEmpty {
             let presentation = presentations[stage.kind]
+            // Interval and gate columns only for stages that have some.
+            let columns = MetricColumns(
+                interval: presentation?.intervals.contains { stage.metrics[$0.value.lower] != nil && stage.metrics[$0.value.upper] != nil } ?? false,
+                gate: !stage.gates.isEmpty)
+            let header = "<thead><tr><th>metric</th><th>value</th>\(columns.interval ? "<th>interval</th>" : "")\(columns.gate ? "<th>gate</th>" : "")</tr></thead>"
             let first = RunReportPage.headline(stage, presentation)
             var rows: [String] = []
-            for metric in first { rows.append(metricRow(stage, metric, presentation)) }
+            for metric in first { rows.append(metricRow(stage, metric, presentation, columns)) }
             var section = "<h3>\(h(stage.name)) <span class=\"reason\">\(h(stage.kind))</span></h3>\n"
             if !rows.isEmpty {
-                section += "<table><thead><tr><th>metric</th><th>value</th><th>interval</th><th>gate</th></tr></thead>\n\(rows.joined(separator: "\n"))\n</table>\n"
+                section += "<table>\(header)\n\(rows.joined(separator: "\n"))\n</table>\n"
             }
             let rest = stage.metrics.keys.sorted().filter { !first.contains($0) }
             if !rest.isEmpty {
-                let restRows = rest.map { metricRow(stage, $0, presentation) }.joined(separator: "\n")
-                section += "<details><summary>\(rest.count) more metrics</summary>\n<table><thead><tr><th>metric</th><th>value</th><th>interval</th><th>gate</th></tr></thead>\n\(restRows)\n</table></details>\n"
+                let restRows = rest.map { metricRow(stage, $0, presentation, columns) }.joined(separator: "\n")
+                section += "<details><summary>\(rest.count) more metrics</summary>\n<table>\(header)\n\(restRows)\n</table></details>\n"
             }
             parts.append(section)
         }
@@ -167,7 +182,12 @@ struct RunReportHTML {
         return "<section id=\"metrics\"><h2>Metrics</h2>\n\(parts.joined(separator: "\n"))</section>"
     }
 
-    func metricRow(_ stage: StageRunRecord, _ metric: String, _ presentation: MetricPresentation?) -> String {
+    /// Which optional columns a stage's metric tables show.
+    struct MetricColumns { var interval: Bool, gate: Bool }
+
+    /// A metric's row: its label and key, the value to four significant digits (the exact value on hover),
+    /// and, when the table has those columns, its interval and its gate.
+    func metricRow(_ stage: StageRunRecord, _ metric: String, _ presentation: MetricPresentation?, _ columns: MetricColumns) -> String {
         let value = stage.metrics[metric]!
         var interval = ""
         if let i = presentation?.intervals[metric], let lo = stage.metrics[i.lower], let hi = stage.metrics[i.upper] {
@@ -177,7 +197,8 @@ struct RunReportHTML {
             .map { "<span class=\"badge \($0.passed ? "pass" : "fail")\">\($0.passed ? "pass" : "FAIL")</span> \(h($0.condition))" } ?? ""
         let name = presentation?.label(metric) ?? metric
         let key = name == metric ? "" : " <span class=\"reason\">\(h(metric))</span>"
-        return "<tr><td>\(h(name))\(key)</td><td class=\"num\">\(h(_num(value)))</td><td>\(interval)</td><td>\(gate)</td></tr>"
+        return "<tr><td>\(h(name))\(key)</td><td class=\"num\" title=\"\(h(_num(value)))\">\(h(_num4(value)))</td>"
+            + (columns.interval ? "<td>\(interval)</td>" : "") + (columns.gate ? "<td>\(gate)</td>" : "") + "</tr>"
     }
 
     func sweepSection() -> String {

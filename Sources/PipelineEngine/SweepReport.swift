@@ -2,8 +2,8 @@ import Foundation
 import SVGPlotting
 
 /// One sweep of a run: the stages that share the same sweep dimensions (a swept stage and everything
-/// downstream of it), joined by cell, shown as a table, a heat map per quality and cost metric (when
-/// the sweep has one or two dimensions) and trade-off plots of each quality metric against each cost
+/// downstream of it), joined by cell, shown as a table, a heat map per quality and cost metric (rows: the
+/// first dimension; columns: the others combined) and trade-off plots of each quality metric against each cost
 /// metric with their Pareto front. Which metrics are qualities and costs is the kinds' business.
 struct SweepReport {
     /// The sweep's dimensions, sorted.
@@ -88,25 +88,29 @@ struct SweepReport {
         return out + "</div>\n"
     }
 
-    /// Heat maps (one or two dimensions) and trade-off plots.
+    /// A heat map per quality and cost metric, and trade-off plots. The first dimension gives the rows; the
+    /// others the columns, one per combination in cell order (labelled "1 · 2017" for truncation · seed), so a
+    /// sweep of three or more dimensions still reads as one grid per metric.
     func charts() -> [SVGDocument] {
         var charts: [SVGDocument] = []
-        if dimensions.count == 1 || dimensions.count == 2 {
-            let rowDim = dimensions[0], colDim = dimensions.count == 2 ? dimensions[1] : nil
+        if let rowDim = dimensions.first {
+            let columnDims = Array(dimensions.dropFirst())
+            func columnKey(_ cell: [String: String]) -> String { columnDims.map { cell[$0] ?? "?" }.joined(separator: " · ") }
             var rowLabels: [String] = [], colLabels: [String] = []
             for cell in cells {
                 if let r = cell[rowDim], !rowLabels.contains(r) { rowLabels.append(r) }
-                let c = colDim.flatMap { cell[$0] } ?? ""
+                let c = columnKey(cell)
                 if !colLabels.contains(c) { colLabels.append(c) }
             }
             for (index, column) in columns.enumerated() where column.role != .other {
                 var grid = Array(repeating: [Double?](repeating: nil, count: colLabels.count), count: rowLabels.count)
                 for (i, cell) in cells.enumerated() {
                     guard let r = rowLabels.firstIndex(of: cell[rowDim] ?? ""),
-                          let c = colLabels.firstIndex(of: colDim.flatMap { cell[$0] } ?? "") else { continue }
+                          let c = colLabels.firstIndex(of: columnKey(cell)) else { continue }
                     grid[r][c] = values[i][index]
                 }
-                var map = HeatMap(title: "\(column.label) (\(column.stage))", rowTitle: rowDim, columnTitle: colDim ?? "",
+                var map = HeatMap(title: "\(column.label) (\(column.stage))", rowTitle: rowDim,
+                                  columnTitle: columnDims.joined(separator: " · "),
                                   rowLabels: rowLabels, columnLabels: colLabels, values: grid)
                 map.cellText = { _, _, v in [SweepReport.format(v)] }
                 // Dark is good: invert the scale for costs.

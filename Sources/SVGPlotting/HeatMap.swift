@@ -22,8 +22,10 @@ public struct HeatMap: Sendable {
         self.rowLabels = rowLabels; self.columnLabels = columnLabels; self.values = values
     }
 
-    /// The chart as SVG; cells are at least 64×40 so two lines of text fit.
-    public func render(cellWidth: Double = 84, cellHeight: Double = 44) -> SVGDocument {
+    /// The chart as SVG; cells are at least 84×44 so two lines of text fit, and wider when a column label
+    /// (a combination such as "1 · 2017" in a sweep of three dimensions) needs it.
+    public func render(cellWidth minimumCellWidth: Double = 84, cellHeight: Double = 44) -> SVGDocument {
+        let cellWidth = max(minimumCellWidth, Double(columnLabels.map(\.count).max() ?? 0) * 7.5 + 14)
         let labelWidth = max(70, Double(rowLabels.map(\.count).max() ?? 0) * 7.5 + 16)
         let left = 28 + labelWidth, top = 58.0
         let width = max(left + Double(columnLabels.count) * cellWidth + 16, Double(title.count) * 8.6 + 24)

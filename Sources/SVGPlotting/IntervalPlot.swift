@@ -18,7 +18,9 @@ public struct IntervalPlot: Sendable {
 
     public init(title: String, rows: [Row]) { self.title = title; self.rows = rows }
 
-    /// The chart as SVG; groups share a colour (shown in a legend).
+    /// The chart as SVG; groups share a colour (shown in a legend). Consecutive rows with the same label
+    /// (a class's sensitivity and specificity) are one block: the label is written once, centred on it, and
+    /// a faint rule separates blocks.
     public func render(width: Double = 520) -> SVGDocument {
         let rowHeight = 22.0, top = 34.0, left = 120.0, right = width - 70
         let height = top + Double(rows.count) * rowHeight + 40
@@ -36,7 +38,11 @@ public struct IntervalPlot: Sendable {
         for (i, row) in rows.enumerated() {
             let y = top + (Double(i) + 0.5) * rowHeight
             let color = PlotColors.series[(groups.firstIndex(of: row.group) ?? 0) % PlotColors.series.count]
-            svg.text(row.label, x: left - 8, y: y + 4, size: 11.5, anchor: "end")
+            if i == 0 || rows[i - 1].label != row.label {
+                let span = rows[i...].prefix { $0.label == row.label }.count
+                svg.text(row.label, x: left - 8, y: y + Double(span - 1) * rowHeight / 2 + 4, size: 11.5, anchor: "end", weight: "600")
+                if i > 0 { svg.line(left - 100, y - rowHeight / 2, right, y - rowHeight / 2, stroke: "#eeeeee") }
+            }
             svg.line(axis.position(row.lower), y, axis.position(row.upper), y, stroke: color, width: 2)
             svg.line(axis.position(row.lower), y - 4, axis.position(row.lower), y + 4, stroke: color, width: 1.5)
             svg.line(axis.position(row.upper), y - 4, axis.position(row.upper), y + 4, stroke: color, width: 1.5)
