@@ -39,7 +39,7 @@ public struct BaselineComparison: Sendable {
     public var explanation: String {
         func side(_ x: [Double]) -> String {
             let sd = ReplicateStatistics.standardDeviation(x)
-            return "\(_num4(ReplicateStatistics.mean(x))) (n \(x.count)\(sd.isNaN ? "" : ", sd \(_num4(sd)))"))"
+            return "\(_num4(ReplicateStatistics.mean(x))) (n \(x.count)\(sd.isNaN ? "" : ", sd \(_num4(sd))"))"
         }
         var text = "mean \(side(current)) vs baseline \(side(baseline)): "
         text += drop > 0 ? "drop \(_num4(drop))" : "gain \(_num4(-drop))"
