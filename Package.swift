@@ -87,10 +87,15 @@ let package = Package(
         .target(name: "FuzzHarnesses", dependencies: [
             "TorchSerialization", "NeuralNetwork", "ImageIO", "CTDatasets", "EvaluationMetrics", "PipelineEngine", "MaskNetStages",
         ]),
+        // The benchmarks behind `masknet bench` (our side of each comparison, the machine's FMA peak) and the
+        // lookup of the PyTorch reference scripts; kept out of the library modules they measure.
+        .target(name: "Benchmarks", dependencies: [
+            "CKernels", "TensorCore", "NeuralNetwork", "VisionBackbones", "ObjectDetection",
+        ], swiftSettings: optimized),
         .executableTarget(name: "masknet", dependencies: [
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             "MaskNetStages", "PipelineEngine", "SlurmExecution", "TensorCore", "VisionBackbones", "CTDatasets",
-            "EvaluationMetrics", "ObjectDetection", "MaskNetWorkflows",
+            "EvaluationMetrics", "ObjectDetection", "MaskNetWorkflows", "Benchmarks",
         ], swiftSettings: optimized),
 
         // What several test targets share: one `assertClose` with one set of default tolerances, temporary

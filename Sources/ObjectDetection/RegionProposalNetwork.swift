@@ -89,7 +89,8 @@ public final class RegionProposalNetwork {
     }
 
     /// Spec §3.4: per level top-k by logit, decode, clip, (min size 0), batched NMS by level, keep top-n.
-    func filterProposals(objectness: Tensor, deltas: Tensor, levelAnchors: [Tensor], image: TransformedImage,
+    /// Public for the benchmarks, which time each part of a forward pass.
+    public func filterProposals(objectness: Tensor, deltas: Tensor, levelAnchors: [Tensor], image: TransformedImage,
                          training: Bool) -> Tensor {
         let preNMS = training ? configuration.rpnPreNMSTopNTrain : configuration.rpnPreNMSTopNTest
         let postNMS = training ? configuration.rpnPostNMSTopNTrain : configuration.rpnPostNMSTopNTest

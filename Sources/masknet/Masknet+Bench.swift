@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import TensorCore
 import VisionBackbones
@@ -34,7 +35,7 @@ extension Masknet.Bench {
             for name in backbone {
                 // Each backbone runs in its own process so that peak memory is that backbone's alone.
                 let ours = try Self.measureInChild(name: name, size: size, runs: runs)
-                let reference = try options.python.map { try Self.measureTorch(python: $0, name: name, size: size, runs: runs) }
+                let reference = try options.python.map { try Self.measureTorch(python: $0, scripts: options.referenceScripts, name: name, size: size, runs: runs) }
                 if options.json {
                     var object: [String: Any] = ["backbone": name, "ours": try JSONSerialization.jsonObject(
                         with: JSONEncoder().encode(ours))]
@@ -83,13 +84,12 @@ extension Masknet.Bench {
             return try JSONDecoder().decode(BackboneBenchmark.Result.self, from: output)
         }
 
-        static func measureTorch(python: String, name: String, size: Int, runs: Int) throws -> [String: Any] {
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("Tools/bench_backbone_torch.py").path
+        static func measureTorch(python: String, scripts referenceScripts: String?, name: String, size: Int, runs: Int) throws -> [String: Any] {
+            let script = try ReferenceScripts(explicit: referenceScripts).script("bench_backbone_torch.py").path
             let output = try runProcess(python, [script, "--backbone", name, "--size", "\(size)", "--runs", "\(runs)",
                                                  "--threads", "\(ThreadingConfiguration.workerCount)"])
-            guard let object = try JSONSerialization.jsonObject(with: output) as? [String: Any] else {
-                throw ValidationError("the PyTorch benchmark printed no JSON object")
+            guard let object = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any] else {
+                throw BenchmarkFailure("the PyTorch benchmark printed no JSON object")
             }
             return object
         }
@@ -104,7 +104,7 @@ extension Masknet.Bench {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw ValidationError("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+                throw BenchmarkFailure("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
             }
             return data
         }
@@ -148,6 +148,8 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "Threads for our kernels and for the reference side (default: all cores).") var threads: Int?
     @Option(help: "A Python with torch and torchvision; runs this benchmark's Tools/bench_*_torch.py script for the reference side.")
     var python: String?
+    @Option(help: "Folder of the reference scripts (default: the Tools folder of the checkout this binary was built in).")
+    var referenceScripts: String?
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func validate() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import TensorCore
 
@@ -73,7 +74,7 @@ extension Masknet.Bench {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw ValidationError("bench gemm-worker (MASKNET_GEMM=\(environment["MASKNET_GEMM"] ?? "")) exited with \(process.terminationStatus)")
+                throw BenchmarkFailure("bench gemm-worker (MASKNET_GEMM=\(environment["MASKNET_GEMM"] ?? "")) exited with \(process.terminationStatus)")
             }
             return try JSONDecoder().decode(GEMMWorker.Result.self, from: data)
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import ObjectDetection
 import TensorCore
@@ -33,12 +34,11 @@ extension Masknet.Bench {
                 let ours = try JSONDecoder().decode(MaskRCNNBenchmark.Result.self, from: output)
                 var reference: [String: Any]?
                 if let python {
-                    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                        .deletingLastPathComponent().appendingPathComponent("Tools/bench_maskrcnn_torch.py").path
+                    let script = try ReferenceScripts(explicit: options.referenceScripts).script("bench_maskrcnn_torch.py").path
                     let data = try BackboneCommand.runProcess(python, [script, "--model", name, "--size", "\(size)",
                                                                        "--runs", "\(runs)", "--threads", "\(threadCount)"])
-                    guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                        throw ValidationError("Tools/bench_maskrcnn_torch.py printed no JSON object")
+                    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                        throw BenchmarkFailure("Tools/bench_maskrcnn_torch.py printed no JSON object")
                     }
                     reference = object
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
 import ObjectDetection
 import TensorCore
@@ -14,6 +15,8 @@ extension Masknet.Bench {
         @Option(help: "Threads for our kernels (default: all cores).") var threads: Int?
         @Option(help: "A Python with torch and torchvision; runs Tools/bench_roi_torch.py for the reference side.")
         var python: String?
+        @Option(help: "Folder of the reference scripts (default: the Tools folder of the checkout this binary was built in).")
+        var referenceScripts: String?
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func validate() throws {
@@ -26,13 +29,12 @@ extension Masknet.Bench {
             let ours = DetectionPrimitivesBenchmark(runs: runs).run()
             var reference: [[String: Any]] = []
             if let python {
-                let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                    .deletingLastPathComponent().appendingPathComponent("Tools/bench_roi_torch.py").path
+                let script = try ReferenceScripts(explicit: referenceScripts).script("bench_roi_torch.py").path
                 let output = try BackboneCommand.runProcess(python, [script, "--runs", "\(runs)", "--threads",
                                                                      "\(ThreadingConfiguration.workerCount)"])
-                guard let object = try JSONSerialization.jsonObject(with: output) as? [String: Any],
+                guard let object = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any],
                       let cases = object["cases"] as? [[String: Any]] else {
-                    throw ValidationError("Tools/bench_roi_torch.py printed no JSON object with 'cases'")
+                    throw BenchmarkFailure("Tools/bench_roi_torch.py printed no JSON object with 'cases'")
                 }
                 reference = cases
             }

@@ -111,4 +111,38 @@ final class ExitCodeTests: XCTestCase {
         XCTAssertEqual(status, 64, err)
         XCTAssertTrue(err.contains("Usage") || err.contains("USAGE"), err)
     }
+
+    /// The PyTorch reference scripts are found next to the binary's checkout or by `--reference-scripts`,
+    /// never by a compile-time source path: a binary copied elsewhere says where it looked and what to pass,
+    /// and a runtime failure is exit 1 without the usage text.
+    func testBenchmarkReferenceScriptsAreFoundNextToTheBinaryOrGiven() throws {
+        let copy = root.appendingPathComponent("bin/masknet")
+        try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: Self.masknet, to: copy)
+        func run(_ executable: URL, _ arguments: [String]) throws -> (status: Int32, err: String) {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            process.currentDirectoryURL = root
+            let err = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = err
+            try process.run()
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        let elsewhere = try run(copy, ["bench", "roi", "--runs", "1", "--threads", "1", "--python", "/bin/true"])
+        XCTAssertEqual(elsewhere.status, 1, elsewhere.err)
+        XCTAssertTrue(elsewhere.err.contains("not next to this masknet binary") && elsewhere.err.contains("--reference-scripts"), elsewhere.err)
+        XCTAssertFalse(elsewhere.err.contains("USAGE"), "a runtime failure, not a usage error: \(elsewhere.err)")
+        let missing = try run(copy, ["bench", "roi", "--runs", "1", "--threads", "1", "--python", "/bin/true",
+                                     "--reference-scripts", root.appendingPathComponent("nowhere").path])
+        XCTAssertEqual(missing.status, 1, missing.err)
+        XCTAssertTrue(missing.err.contains("nowhere: no such folder"), missing.err)
+        // The checkout's own binary finds Tools/bench_roi_torch.py; /bin/true prints no JSON, which is reported.
+        let found = try run(Self.masknet, ["bench", "roi", "--runs", "1", "--threads", "1", "--python", "/bin/true"])
+        XCTAssertEqual(found.status, 1, found.err)
+        XCTAssertTrue(found.err.contains("bench_roi_torch.py printed no JSON object"), found.err)
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NeuralNetwork
 import TensorCore
+import VisionBackbones
 
 /// Times a backbone+FPN forward and forward+backward pass (issue 2's speed target), and the SGEMM
 /// ceiling that bounds any convolution built on it.

@@ -1,5 +1,6 @@
 import Foundation
 import NeuralNetwork
+import ObjectDetection
 import TensorCore
 import VisionBackbones
 

@@ -1,6 +1,7 @@
 import CKernels
 import Dispatch
 import Foundation
+import TensorCore
 
 /// GFLOP/s of matrix products at the model's shapes, and the machine's FMA peak (`masknet bench gemm`).
 /// Timings only: never run as tests.

@@ -1,4 +1,5 @@
 import Foundation
+import ObjectDetection
 import TensorCore
 import VisionBackbones
 
