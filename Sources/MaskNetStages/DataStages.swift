@@ -90,6 +90,13 @@ struct SplitDatasetStage: StageKind {
         } else {
             let unit: SplitUnit = layout == "segmentation" ? .segmentationScan : .classificationPatient
             result = Array(zip(parts, try DatasetSplit.random(names: names, fractions: fractions, seed: context.seed, unit: unit)))
+            // Groups (scans, patients) never straddle parts, so a small data set can leave a part empty, and an
+            // evaluation over an empty part would report nothing. Say so instead.
+            let empty = result.filter { $0.1.isEmpty }.map(\.0)
+            if !empty.isEmpty {
+                let groups = unit == .segmentationScan ? "scans" : "patients"
+                throw WorkflowError("split_dataset: part\(empty.count == 1 ? "" : "s") \(empty.joined(separator: ", ")) would be empty: the \(names.count) slices belong to too few \(groups) for fractions \(fractions.map { "\($0)" }.joined(separator: ", ")) (all slices of one \(groups.dropLast()) stay on one side); generate or import more data, or change the fractions")
+            }
         }
         let output = context.outputURL("splits")
         try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)

@@ -141,7 +141,7 @@ struct RunReportHTML {
         let total = run.stages.compactMap { $0.status == .computed ? $0.wallSeconds : nil }.reduce(0, +)
         return """
         <section id="stages"><h2>Stages</h2>
-        <p class="meta">\(run.stages.filter { $0.status == .computed }.count) computed (\(RunReportPage.wallTime(total)) of stage time), \(run.stages.filter { $0.status == .cached }.count) from the cache. Wall time of cache hits is that of the original computation.</p>
+        <p class="meta">\(run.stages.filter { $0.status == .computed }.count) computed (\(RunReportPage.wallTime(total)) of stage time), \(run.stages.filter { $0.status == .cached }.count) from the cache. Wall time of cache hits is that of the original computation.\(run.executor == nil || run.executor == "local" ? " Stages share one process under the local executor, so peak memory is the process's high-water mark when each stage ended (<code>--executor process</code> measures each stage alone)." : "")</p>
         <table><thead><tr><th>stage</th><th>kind</th><th>status</th><th>why</th><th>wall time</th><th>peak memory</th>\(batch ? "<th>batch job</th>" : "")<th></th></tr></thead>
         \(rows.joined(separator: "\n"))
         </table></section>
