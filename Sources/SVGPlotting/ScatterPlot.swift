@@ -61,6 +61,8 @@ public struct ScatterPlot: Sendable {
         }
         var placer = LabelPlacer(bounds: (left, 0, width, height))
         for spot in spots { placer.reserve(x: spot.x - 6, y: spot.y - 6, width: 12, height: 12) }
+        // The legend's corner is taken too, so no point's label lands on "Pareto front".
+        if showParetoFront { placer.reserve(x: right - 152, y: top + 2, width: 152, height: 16) }
         for spot in spots {
             svg.circle(spot.x, spot.y, radius: spot.onFront ? 5 : 4, fill: spot.onFront ? PlotColors.series[1] : PlotColors.series[0],
                        tooltip: "\(spot.labels.joined(separator: ", ")): \(spot.values)")

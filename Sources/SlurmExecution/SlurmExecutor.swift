@@ -362,13 +362,19 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
         if FileManager.default.fileExists(atPath: job.statusFile.path) {
             // A stage that says "interrupted" when we interrupted nothing was stopped by Slurm (scancel, time
             // limit, preemption) or asked to checkpoint (USR2): Slurm's verdict decides, once the job ended.
+            // So it does for a stage that failed while Slurm was ending its job: the SIGTERM of a time limit or
+            // scancel reaches the stage's child processes too, and one may die of it (and the stage report a
+            // failure) before `stage exec` sees its own signal.
             let status = try? StageExecStatus.read(job.statusFile)
-            if !isCancelled, status?.outcome == .interrupted {
-                t.stageSaidInterrupted = status
+            if !isCancelled, let status, status.outcome == .interrupted || status.outcome == .failed {
                 if let row, !row.state.isTerminal { return false }
-                if let row { t.lastState = row.state; t.reason = row.reason; t.jobID = row.jobID; if !row.nodes.isEmpty { t.node = row.nodes } }
-                lost(t)
-                return true
+                let endedBySlurm = row.map { $0.state != .completed && $0.state != .failed } ?? false
+                if status.outcome == .interrupted || endedBySlurm {
+                    t.stageSaidInterrupted = status
+                    if let row { t.lastState = row.state; t.reason = row.reason; t.jobID = row.jobID; if !row.nodes.isEmpty { t.node = row.nodes } }
+                    lost(t)
+                    return true
+                }
             }
             complete(t, state: row?.state)
             return true

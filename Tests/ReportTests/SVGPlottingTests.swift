@@ -103,6 +103,18 @@ final class SVGPlottingTests: XCTestCase {
         } }
     }
 
+    func testTheBestCellsLabelKeepsClearOfTheLegend() throws {
+        // The best cell of a sweep sits in the top-right corner, where the legend is (seen in a 3-D sweep's report).
+        let points = [ScatterPlot.Point(label: "resnet18 · 1 · 2", x: 3.9e6, y: 0.37), ScatterPlot.Point(label: "resnet18 · 2 · 1", x: 6.1e6, y: 0.43),
+                      ScatterPlot.Point(label: "resnet34 · 1 · 1", x: 11.4e6, y: 0.57)]
+        let plot = ScatterPlot(title: "accuracy against parameters", xLabel: "parameters", yLabel: "accuracy", points: points)
+        let texts = try texts(plot.render().markup)
+        let legend = try XCTUnwrap(texts.first { $0.text == "Pareto front" })
+        for label in texts where label.text.hasPrefix("resnet") {
+            XCTAssertFalse(overlap(label, legend), "\(label) overlaps the legend \(legend)")
+        }
+    }
+
     func testReplicatePlotDrawsCellsIntervalLevelsAndBaseline() throws {
         let plot = ReplicatePlot(title: "accuracy over cls[replicate=*]",
                                  values: [.init(label: "cls[replicate=1]", value: 0.86), .init(label: "cls[replicate=2]", value: 0.86),

@@ -144,49 +144,14 @@ final class SlurmRunTests: XCTestCase {
 
     func testUSR2CheckpointsResubmitsOnceAndGivesTheUninterruptedResult() throws {
         let name = "slurm-usr2-\(UUID().uuidString.prefix(6).lowercased())"
-        // A stand-in for a training loop: 30 steps, state saved in the stage's checkpoint directory after each.
-        let pipeline = try write("usr2.yaml", """
-            pipeline: \(name)
-            stages:
-              train:
-                kind: command
-                params:
-                  run: |
-                    state="$MASKNET_CHECKPOINT_DIR/state"
-                    step=0; sum=0
-                    if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
-                    while [ "$step" -lt 30 ]; do
-                      step=$((step + 1)); sum=$((sum + step * step))
-                      echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
-                      sleep 0.2
-                    done
-                    echo "$sum" > result.txt
-                  outputs: [result.txt]
-            """)
-        let store = workspace.appendingPathComponent("store").path
-        let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
-                                               workspace.appendingPathComponent("profile.yaml").path], in: workspace)
-        let client = try SlurmTestCluster.client()
-        var jobID = ""
-        try SlurmTestCluster.wait(seconds: 60, "the training job to run") {
-            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
-                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/train/") { jobID = row.jobID; return true }
-            }
-            return false
-        }
+        let (driver, jobID, store) = try startStepwise(name)
         usleep(1_500_000)  // A few steps in.
-        _ = try client.commandLine.run("scancel", ["--signal=USR2", "--batch", jobID])
+        _ = try SlurmTestCluster.client().commandLine.run("scancel", ["--signal=USR2", "--batch", jobID])
         let result = driver.wait(timeout: 120)
         XCTAssertEqual(result.status, 0, result.error)
-        let run = try RunFolder.latest(in: store)
-        let jobs = try run.accounting()["jobs"] as? [[String: Any]] ?? []
-        XCTAssertEqual(jobs.filter { $0["stage"] as? String == "train" }.count, 2, "submitted once more after USR2: \(jobs)")
-        // Same result as uninterrupted: sum of squares 1…30.
-        let lock = try run.lock()
-        let digest = lock["train"]?.outputs["result.txt"] ?? ""
-        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
-        let text = (try? String(contentsOf: object, encoding: .utf8)) ?? ""
-        XCTAssertEqual(text.trimmingCharacters(in: .whitespacesAndNewlines), "9455", "object \(digest)")
+        let outcome = try stepwiseOutcome(store)
+        XCTAssertEqual(outcome.jobs, 2, "submitted once more after USR2")
+        XCTAssertEqual(outcome.result, "9455", "the sum of the squares 1…30, as an uninterrupted run gives")
     }
 
     /// Without USR2 (`signal_seconds: 0`) a stage that outlives its one-minute limit is killed by Slurm
@@ -200,25 +165,8 @@ final class SlurmRunTests: XCTestCase {
             local_cheap: false
             signal_seconds: 0
             """)
-        let pipeline = try write("timeout.yaml", """
-            pipeline: \(name)
-            stages:
-              train:
-                kind: command
-                resources: {mem: 200M, time: 1}
-                params:
-                  run: |
-                    state="$MASKNET_CHECKPOINT_DIR/state"
-                    step=0; sum=0
-                    if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
-                    while [ "$step" -lt 120 ]; do
-                      step=$((step + 1)); sum=$((sum + step * step))
-                      echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
-                      sleep 1
-                    done
-                    echo "$sum" > result.txt
-                  outputs: [result.txt]
-            """)
+        let pipeline = try write("timeout.yaml", SlurmRunTests.stepwise(name, steps: 120, secondsPerStep: "1",
+                                                                      resources: "{mem: 200M, time: 1}"))
         let store = workspace.appendingPathComponent("store").path
         let result = try MasknetProcess.run(["run", pipeline, "--store", store, "--executor", "slurm", "--profile", profile],
                                             in: workspace, timeout: 400)
@@ -226,29 +174,28 @@ final class SlurmRunTests: XCTestCase {
         let run = try RunFolder.latest(in: store)
         let jobs = (try run.accounting()["jobs"] as? [[String: Any]] ?? []).filter { $0["stage"] as? String == "train" }
         XCTAssertEqual(jobs.map { $0["state"] as? String ?? "" }, ["TIMEOUT", "COMPLETED"], "\(jobs)")
-        let digest = try run.lock()["train"]?.outputs["result.txt"] ?? ""
-        let object = try ArtifactStore(root: URL(fileURLWithPath: store)).objectURL(digest)
         // The sum of the squares 1…120, as an uninterrupted run gives (Slurm enforces limits every 30 s or so,
         // so the first job ends between 60 and 90 s, never after the last step).
-        XCTAssertEqual((try? String(contentsOf: object, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines), "583220")
+        XCTAssertEqual(try stepwiseOutcome(store).result, "583220")
     }
 
-    /// The stand-in training of the USR2 test: 30 steps, state in the checkpoint directory after each.
-    static func stepwise(_ name: String) -> String {
+    /// A stand-in for a training loop: `steps` steps, its state (step, running sum of squares) saved in the
+    /// stage's checkpoint directory after each, so a new attempt continues where the last one stopped.
+    static func stepwise(_ name: String, steps: Int = 30, secondsPerStep: String = "0.2", resources: String? = nil) -> String {
         """
         pipeline: \(name)
         stages:
           train:
-            kind: command
+            kind: command\(resources.map { "\n    resources: \($0)" } ?? "")
             params:
               run: |
                 state="$MASKNET_CHECKPOINT_DIR/state"
                 step=0; sum=0
                 if [ -f "$state" ]; then read step sum < "$state"; echo "resumed after step $step"; fi
-                while [ "$step" -lt 30 ]; do
+                while [ "$step" -lt \(steps) ]; do
                   step=$((step + 1)); sum=$((sum + step * step))
                   echo "$step $sum" > "$state.tmp" && mv "$state.tmp" "$state"
-                  sleep 0.2
+                  sleep \(secondsPerStep)
                 done
                 echo "$sum" > result.txt
               outputs: [result.txt]
@@ -261,15 +208,7 @@ final class SlurmRunTests: XCTestCase {
         let store = workspace.appendingPathComponent("store").path
         let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
                                                workspace.appendingPathComponent("profile.yaml").path], in: workspace)
-        let client = try SlurmTestCluster.client()
-        var jobID = ""
-        try SlurmTestCluster.wait(seconds: 60, "the training job to run") {
-            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
-                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/train/") { jobID = row.jobID; return true }
-            }
-            return false
-        }
-        return (driver, jobID, store)
+        return (driver, try SlurmTestCluster.runningJob(of: name, stage: "train"), store)
     }
 
     /// The stage's result and how many jobs ran it.
@@ -310,16 +249,8 @@ final class SlurmRunTests: XCTestCase {
         let store = workspace.appendingPathComponent("store").path
         let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
                                                workspace.appendingPathComponent("profile.yaml").path], in: workspace)
-        let client = try SlurmTestCluster.client()
-        var jobID = ""
-        try SlurmTestCluster.wait(seconds: 60, "the stage's job to run") {
-            // The stage's job, not the run's shared-filesystem probe (same job name): its log is under slurm/slow/.
-            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
-                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/slow/") { jobID = row.jobID; return true }
-            }
-            return false
-        }
-        _ = try client.commandLine.run("scancel", [jobID])
+        let jobID = try SlurmTestCluster.runningJob(of: name, stage: "slow")
+        _ = try SlurmTestCluster.client().commandLine.run("scancel", [jobID])
         let result = driver.wait(timeout: 90)
         XCTAssertEqual(result.status, 1, result.error)
         let run = try RunFolder.latest(in: store)

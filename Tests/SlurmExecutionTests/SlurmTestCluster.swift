@@ -64,6 +64,20 @@ enum SlurmTestCluster {
     static func uniqueName(_ prefix: String) -> String { "\(prefix)-\(getpid())-\(UUID().uuidString.prefix(6))" }
 
     /// Polls `condition` every 0.2 s until true or `seconds` pass.
+    /// The id of the running job of a run's `stage` (the run's job name contains `name`; the stage's job, not
+    /// the run's shared-filesystem probe of the same name, is the one whose log is under `slurm/<stage>/`).
+    static func runningJob(of name: String, stage: String, seconds: Double = 60) throws -> String {
+        let client = try SlurmTestCluster.client()
+        var jobID = ""
+        try wait(seconds: seconds, "the \(stage) job of \(name) to run") {
+            for row in try client.allJobs() where row.name.contains(name) && row.state.isRunning {
+                if (try client.jobDetails(row.jobID)?["StdOut"] ?? "").contains("/slurm/\(stage)/") { jobID = row.jobID; return true }
+            }
+            return false
+        }
+        return jobID
+    }
+
     static func wait(seconds: Double, _ what: String, _ condition: () throws -> Bool) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
