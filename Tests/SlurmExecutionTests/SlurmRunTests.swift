@@ -179,6 +179,45 @@ final class SlurmRunTests: XCTestCase {
         XCTAssertEqual(try stepwiseOutcome(store).result, "583220")
     }
 
+    /// A job must never publish results of another masknet: when the binary the driver runs is replaced
+    /// during a run (a rebuild, or a node that sees another file at that path), the next job refuses to run
+    /// its stage, naming both digests, and the stage fails with that message; nothing is published.
+    func testAJobThatSeesAnotherMasknetBinaryRefusesToRunItsStage() throws {
+        let name = "slurm-binary-\(UUID().uuidString.prefix(6).lowercased())"
+        let binary = workspace.appendingPathComponent("bin/masknet")
+        try FileManager.default.createDirectory(at: binary.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: MasknetProcess.executable, to: binary)
+        // The first stage's job swaps the driver's binary for a different file (rename: the running driver keeps
+        // its own inode), as a rebuild during the run would.
+        let pipeline = try write("binary.yaml", """
+            pipeline: \(name)
+            stages:
+              rebuild:
+                kind: command
+                params:
+                  run: |
+                    cp \(BatchScript.quote(binary.path)) swapped && echo "another build" >> swapped && mv swapped \(BatchScript.quote(binary.path))
+                    echo done > done.txt
+                  outputs: [done.txt]
+              after:
+                kind: command
+                inputs: {marker: rebuild.done.txt}
+                params:
+                  run: echo never > never.txt
+                  outputs: [never.txt]
+            """)
+        let store = workspace.appendingPathComponent("store").path
+        let result = try MasknetProcess.run(["run", pipeline, "--store", store, "--executor", "slurm", "--profile",
+                                             workspace.appendingPathComponent("profile.yaml").path], in: workspace, executable: binary)
+        XCTAssertEqual(result.status, 1, result.output + result.error)
+        let run = try RunFolder.latest(in: store)
+        XCTAssertEqual(try run.statuses()["rebuild"], "computed")
+        XCTAssertEqual(try run.statuses()["after"], "failed")
+        let reason = try run.reasons()["after"] ?? ""
+        XCTAssertTrue(reason.contains("not the driver's") && reason.contains("do not rebuild it during a run"), reason)
+        XCTAssertTrue(try run.lock()["after"]?.outputs.isEmpty ?? true, "nothing published for the refused stage")
+    }
+
     /// A stand-in for a training loop: `steps` steps, its state (step, running sum of squares) saved in the
     /// stage's checkpoint directory after each, so a new attempt continues where the last one stopped.
     static func stepwise(_ name: String, steps: Int = 30, secondsPerStep: String = "0.2", resources: String? = nil) -> String {
@@ -388,7 +427,7 @@ struct MasknetProcess {
     let error: URL
 
     /// Starts masknet with SLURM_CONF set; output goes to files (read by `wait`).
-    static func start(_ arguments: [String], in directory: URL) throws -> MasknetProcess {
+    static func start(_ arguments: [String], in directory: URL, executable: URL = MasknetProcess.executable) throws -> MasknetProcess {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
@@ -419,7 +458,8 @@ struct MasknetProcess {
     }
 
     /// Runs masknet to completion.
-    static func run(_ arguments: [String], in directory: URL, timeout: Double = 180) throws -> (status: Int32, output: String, error: String) {
-        try start(arguments, in: directory).wait(timeout: timeout)
+    static func run(_ arguments: [String], in directory: URL, timeout: Double = 180,
+                    executable: URL = MasknetProcess.executable) throws -> (status: Int32, output: String, error: String) {
+        try start(arguments, in: directory, executable: executable).wait(timeout: timeout)
     }
 }
