@@ -31,7 +31,12 @@ final class TrainingRecorder {
     init(journal: URL?, completedEpochs: Int, resumePoint: TrainingResumePoint? = nil, learningRate: Double) throws {
         log = try ScalarLog(journal: journal, keepingEpochs: completedEpochs, keepingStepsThrough: resumePoint?.globalStep)
         self.learningRate = learningRate
-        if let last = log.entries.last, last.epoch > 0 { stepsPerEpoch = max(1, last.step / last.epoch) }
+        // A paused run knows its epoch length; otherwise the journal's last (epoch-end) entry tells it.
+        if let resumePoint {
+            stepsPerEpoch = max(1, resumePoint.steps)
+        } else if let last = log.entries.last, last.epoch > 0 {
+            stepsPerEpoch = max(1, last.step / last.epoch)
+        }
     }
 
     /// The log line of a resumed run: after which epoch, and where inside the next one for a paused run.

@@ -39,7 +39,7 @@ final class SlurmLimitTests: XCTestCase {
             pipeline: \(name)
             seed: 2
             stages:
-              data: {kind: synthesize_dataset, params: {count: 4, size: 32, layout: segmentation}}
+              data: {kind: synthesize_dataset, params: {count: 10, size: 32, layout: segmentation}}
               split:
                 kind: split_dataset
                 inputs: {dataset: data.dataset}
@@ -50,7 +50,8 @@ final class SlurmLimitTests: XCTestCase {
                 params: {run: 'ls "$IN_splits" | wc -l > n.txt', outputs: [n.txt]}
             """.write(to: pipeline, atomically: true, encoding: .utf8)
         let store = workspace.appendingPathComponent("store").path
-        // The data locally first; then on Slurm the split (cheap) runs here and only `count` is submitted.
+        // The data locally first (two scans of five slices, one per part); then on Slurm the split (cheap) runs
+        // here and only `count` is submitted.
         let local = try MasknetProcess.run(["run", pipeline.path, "--store", store, "--stage", "data"], in: workspace)
         XCTAssertEqual(local.status, 0, local.error)
         let before = RunFolder.all(in: store)
