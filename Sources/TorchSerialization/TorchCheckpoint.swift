@@ -315,6 +315,13 @@ enum ZipBoundsCheck {
         (0..<8).reduce(UInt64(0)) { $0 | UInt64(raw[at + $1]) << (8 * UInt64($1)) }
     }
 
+    /// Whether `length` bytes at `offset` lie inside a file of `size` bytes. Written without `size - length`,
+    /// which traps below zero: fuzzing found a 53-byte archive whose zip64 locator made that 53 − 56
+    /// (Fuzz/Regressions/pth/zip64-locator-in-a-file-shorter-than-its-record).
+    private static func fits(_ offset: UInt64, _ length: UInt64, in size: Int) -> Bool {
+        UInt64(size) >= length && offset <= UInt64(size) - length
+    }
+
     /// Nil if the layout is inside the file, else what is wrong and where.
     static func problem(in data: Data) -> (offset: Int, reason: String)? {
         data.withUnsafeBytes { raw -> (Int, String)? in
@@ -336,7 +343,7 @@ enum ZipBoundsCheck {
                 // end-of-central-directory record, whose values ZIPFoundation uses whenever it is present.
                 guard hasZip64 else { return (eocd, "zip64 fields without a zip64 locator") }
                 let record = u64(raw, locator + 8)
-                guard record <= UInt64(size - 56), u32(raw, Int(record)) == 0x0606_4b50 else {
+                guard fits(record, 56, in: size), u32(raw, Int(record)) == 0x0606_4b50 else {
                     return (locator, "zip64 end-of-central-directory record at \(record) is outside the file")
                 }
                 entries = u64(raw, Int(record) + 32)
@@ -373,7 +380,7 @@ enum ZipBoundsCheck {
                     }
                     field += 4 + length
                 }
-                guard local <= UInt64(size - 30), u32(raw, Int(local)) == 0x0403_4b50 else {
+                guard fits(local, 30, in: size), u32(raw, Int(local)) == 0x0403_4b50 else {
                     return (at, "local header offset \(local) is outside the file or not a local header")
                 }
                 let dataStart = UInt64(local) + 30 + UInt64(u16(raw, Int(local) + 26)) + UInt64(u16(raw, Int(local) + 28))
