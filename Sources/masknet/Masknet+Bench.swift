@@ -94,17 +94,20 @@ extension Masknet.Bench {
             return object
         }
 
-        static func runProcess(_ executable: String, _ arguments: [String]) throws -> Data {
+        /// Runs a benchmark worker or reference script and returns its standard output (`environment` nil:
+        /// this process's own).
+        static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Data {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
+            if let environment { process.environment = environment }
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw BenchmarkFailure("\(executable) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+                throw BenchmarkFailure("\(executable) \(arguments.joined(separator: " "))\(environment?["MASKNET_GEMM"].map { " (MASKNET_GEMM=\($0))" } ?? "") exited with \(process.terminationStatus)")
             }
             return data
         }

@@ -64,18 +64,8 @@ extension Masknet.Bench {
         }
 
         static func measure(_ environment: [String: String], runs: Int, threads: Int) throws -> GEMMWorker.Result {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-            process.arguments = ["bench", "gemm-worker", "--runs", "\(runs)", "--threads", "\(threads)"]
-            process.environment = environment
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw BenchmarkFailure("bench gemm-worker (MASKNET_GEMM=\(environment["MASKNET_GEMM"] ?? "")) exited with \(process.terminationStatus)")
-            }
+            let data = try BackboneCommand.runProcess(CommandLine.arguments[0], ["bench", "gemm-worker", "--runs", "\(runs)",
+                                                                                 "--threads", "\(threads)"], environment: environment)
             return try JSONDecoder().decode(GEMMWorker.Result.self, from: data)
         }
     }
