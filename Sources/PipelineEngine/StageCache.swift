@@ -116,7 +116,7 @@ public struct StageCache: Sendable {
                 let nowPart = JSONValue.object(["params": .object(s.parameters.values), "version": .string(s.kind.version), "kind": .string(s.kind.name)])
                 let lastPart = JSONValue.object(["params": .object(lastParams), "version": last.objectValue?["version"] ?? .null,
                                                  "kind": last.objectValue?["kind"] ?? .null])
-                reasons += describe(diff(last: lastPart, now: nowPart).filter(\.changed))
+                reasons += describe(diff(last: normalize(lastPart, s.kind), now: normalize(nowPart, s.kind)).filter(\.changed))
             } else if last == nil {
                 reasons.append("new: never run in this pipeline")
             }

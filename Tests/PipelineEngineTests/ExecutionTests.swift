@@ -66,6 +66,8 @@ final class ExecutionTests: XCTestCase {
         let plan = try planner.plan(try ws.graph(chain), force: ["d"])
         XCTAssertEqual(plan[0].reasons, ["code version changed: 1 → 2"])
         XCTAssertTrue(plan[1].reasons[0].hasPrefix("input changed: upstream 'a' will run first"), "\(plan[1].reasons)")
+        // No parameter changed: the recorded factor 1.0 reads back from JSON as 1, which is no change.
+        XCTAssertEqual(plan[1].reasons.dropFirst(), ["code version changed: 1 → 2"])
         XCTAssertTrue(plan[3].reasons.contains("forced"))
         let (lastRun, rows, _) = try planner.why(try ws.graph(chain), stage: "a")
         XCTAssertNotNil(lastRun)
