@@ -80,27 +80,21 @@ public final class ClassifierTrainer {
     public let optimizer: Adam
     /// One record per completed epoch.
     public private(set) var history: [ClassifierEpochRecord] = []
+    /// Epochs, shuffles, pauses and checkpoints (shared with the detector's trainer).
+    let loop: EpochLoop<EpochSums>
     /// Epochs done so far (restored by `resume`).
-    public private(set) var completedEpochs = 0
-    /// The epoch a paused run stopped inside (restored by `resume`, consumed by `train`).
-    private var pausedEpoch: EpochInProgress?
+    public var completedEpochs: Int { loop.completedEpochs }
 
-    /// An epoch stopped between two batches: its running sums (the shuffle and the padding streams are
-    /// derived from the seed, epoch and slice, so nothing else is needed to continue exactly).
-    struct EpochInProgress: Codable, Equatable {
-        /// 0-based epoch, the position of the next batch in the epoch's shuffled order, and its length.
-        var epoch: Int, nextBatchStart: Int, slices: Int
+    /// What an epoch accumulates. The shuffle and the padding streams are derived from the seed, epoch
+    /// and slice, so a paused epoch needs nothing else to continue exactly.
+    struct EpochSums: Codable, Equatable {
         var lossSum = 0.0, batches = 0, correct = 0, seen = 0
 
-        enum CodingKeys: String, CodingKey {
-            case epoch, nextBatchStart = "next_batch_start", slices, lossSum = "loss_sum", batches, correct, seen
-        }
+        enum CodingKeys: String, CodingKey { case lossSum = "loss_sum", batches, correct, seen }
     }
 
     /// Where a resumed run continues inside an epoch, in slices (nil: at an epoch boundary).
-    public var resumePoint: TrainingResumePoint? {
-        pausedEpoch.map { TrainingResumePoint(epoch: $0.epoch, done: $0.nextBatchStart, steps: $0.slices) }
-    }
+    public var resumePoint: TrainingResumePoint? { loop.resumePoint }
 
     /// Applies the model's trainable set and builds Adam over it.
     public init(model: CovidCTMaskNet, configuration: ClassifierTrainingConfiguration) {
@@ -109,6 +103,9 @@ public final class ClassifierTrainer {
         model.applyTrainableSet()
         optimizer = Adam(parameters: model.trainableParameters, learningRate: configuration.learningRate,
                          weightDecay: configuration.weightDecay)
+        loop = EpochLoop(epochs: configuration.epochs, stepSize: configuration.batchSize,
+                         checkpointEvery: configuration.checkpointEvery, seed: configuration.seed,
+                         shuffleStream: "classifier.shuffle")
     }
 
     /// The padding generator of one image: run seed + image identity, so results never depend on order.
@@ -155,53 +152,34 @@ public final class ClassifierTrainer {
             problems.append("the training set holds no images; check the training data folder or split")
         }
         guard problems.isEmpty else { throw ClassifierSetupError(file: "train_classifier settings", problems: problems) }
-        while completedEpochs < configuration.epochs {
-            let epoch = completedEpochs
-            let start = Date()
-            var order = Array(0..<training.count)
-            var shuffler = SeededGenerator(seed: configuration.seed, stream: "classifier.shuffle.\(epoch)")
-            shuffler.shuffle(&order)
-            var state = EpochInProgress(epoch: epoch, nextBatchStart: 0, slices: order.count)
-            if let paused = pausedEpoch, paused.epoch == epoch, paused.slices == order.count { state = paused }
-            pausedEpoch = nil
-            let firstSlice = state.nextBatchStart
-            for batchStart in stride(from: firstSlice, to: order.count, by: configuration.batchSize) {
-                if let checkpoint, pauseRequested() {
-                    state.nextBatchStart = batchStart
-                    try saveCheckpoint(to: checkpoint, epochInProgress: state)
-                    throw TrainingPaused(point: TrainingResumePoint(epoch: epoch, done: batchStart, steps: order.count),
-                                         checkpoint: checkpoint)
-                }
-                try checkCancellation()
-                let batch = order[batchStart..<min(order.count, batchStart + configuration.batchSize)]
-                let tape = GradientTape()
-                let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
-                var outputs: [Variable] = [], labels: [CTClass] = []
-                for index in batch {
-                    let (image, label, identity) = try training.load(index)
-                    var padding = Self.paddingGenerator(seed: configuration.seed, identity: identity)
-                    outputs.append(model.logits(image: image, context: context, paddingGenerator: &padding).logits)
-                    labels.append(label)
-                }
-                let logits = concatenateRows(outputs)
-                let loss = loss(logits, labels: labels)
-                tape.backward(from: loss)
-                optimizer.learningRate = configuration.learningRateSchedule.learningRate(
-                    base: configuration.learningRate, epoch: epoch, step: batchStart, steps: order.count,
-                    totalEpochs: configuration.epochs)
-                optimizer.step()
-                optimizer.zeroGradients()
-                state.lossSum += Double(loss.value.scalar)
-                state.batches += 1
-                state.correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count
-                state.seen += labels.count
-                progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: min(order.count, batchStart + batch.count),
-                                          steps: order.count, loss: state.lossSum / Double(state.batches),
-                                          slicesPerSecond: Double(batchStart + batch.count - firstSlice) / max(Date().timeIntervalSince(start), 1e-9),
-                                          learningRate: optimizer.learningRate,
-                                          stepLosses: ["total": Double(loss.value.scalar)]))
+        try loop.run(count: training.count, checkpoint: checkpoint, checkCancellation: checkCancellation,
+                     pauseRequested: pauseRequested, freshSums: { _ in EpochSums() }, step: { step, sums in
+            let tape = GradientTape()
+            let context = ForwardContext(tape: tape, batchNormMode: .evaluation)
+            var outputs: [Variable] = [], labels: [CTClass] = []
+            for index in step.indices {
+                let (image, label, identity) = try training.load(index)
+                var padding = Self.paddingGenerator(seed: configuration.seed, identity: identity)
+                outputs.append(model.logits(image: image, context: context, paddingGenerator: &padding).logits)
+                labels.append(label)
             }
-            let (lossSum, batches, correct, seen) = (state.lossSum, state.batches, state.correct, state.seen)
+            let logits = concatenateRows(outputs)
+            let loss = loss(logits, labels: labels)
+            tape.backward(from: loss)
+            optimizer.learningRate = configuration.learningRateSchedule.learningRate(
+                base: configuration.learningRate, epoch: step.epoch, step: step.position, steps: step.length,
+                totalEpochs: configuration.epochs)
+            optimizer.step()
+            optimizer.zeroGradients()
+            sums.lossSum += Double(loss.value.scalar)
+            sums.batches += 1
+            sums.correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count
+            sums.seen += labels.count
+            progress(TrainingProgress(epoch: step.epoch + 1, epochs: configuration.epochs, step: step.end,
+                                      steps: step.length, loss: sums.lossSum / Double(sums.batches),
+                                      slicesPerSecond: step.indicesPerSecond, learningRate: optimizer.learningRate,
+                                      stepLosses: ["total": Double(loss.value.scalar)]))
+        }, finishEpoch: { epoch, sums, seconds in
             var validationLoss: Double? = nil, validationAccuracy: Double? = nil
             if let validation, validation.count > 0 {
                 let result = try evaluate(validation)
@@ -209,17 +187,12 @@ public final class ClassifierTrainer {
                 validationAccuracy = Double(zip(result.predictions, result.labels).filter { $0 == $1 }.count)
                     / Double(result.labels.count)
             }
-            history.append(ClassifierEpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(batches, 1)),
-                                                 trainAccuracy: Double(correct) / Double(max(seen, 1)),
+            history.append(ClassifierEpochRecord(epoch: epoch + 1, trainLoss: sums.lossSum / Double(max(sums.batches, 1)),
+                                                 trainAccuracy: Double(sums.correct) / Double(max(sums.seen, 1)),
                                                  validationLoss: validationLoss, validationAccuracy: validationAccuracy,
-                                                 seconds: Date().timeIntervalSince(start)))
-            completedEpochs += 1
+                                                 seconds: seconds))
             epochFinished(history[history.count - 1])
-            if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
-                || completedEpochs == configuration.epochs {
-                try saveCheckpoint(to: checkpoint)
-            }
-        }
+        }, save: { try saveCheckpoint(to: $0, epochInProgress: $1) })
     }
 
     /// Loss (mean over batches of the configured loss), predictions and labels without gradients.
@@ -250,12 +223,12 @@ public final class ClassifierTrainer {
     public func saveCheckpoint(to url: URL) throws { try saveCheckpoint(to: url, epochInProgress: nil) }
 
     /// The same, with the epoch a paused run stopped inside (`epoch_in_progress`).
-    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress?) throws {
+    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress<EpochSums>?) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
         metadata["seed"] = "\(configuration.seed)"
         metadata["bn_statistics"] = "frozen"
-        metadata["trainable_set"] = model.configuration.trainDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
+        metadata["trainable_set"] = model.configuration.trainableSetName
         metadata["training"] = canonicalJSONString(configuration)
         metadata["history"] = canonicalJSONString(history)
         if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
@@ -278,16 +251,16 @@ public final class ClassifierTrainer {
         guard problems.isEmpty else { throw ClassifierSetupError(file: file.source, problems: problems) }
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
-        completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
+        let completed = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([ClassifierEpochRecord].self, from: Data(json.utf8))
         }
-        pausedEpoch = try file.metadata["epoch_in_progress"].map {
-            try JSONDecoder().decode(EpochInProgress.self, from: Data($0.utf8))
+        let paused = try file.metadata["epoch_in_progress"].map {
+            try JSONDecoder().decode(EpochInProgress<EpochSums>.self, from: Data($0.utf8))
         }
-        if let paused = pausedEpoch, paused.epoch != completedEpochs {
+        if !loop.restore(completedEpochs: completed, paused: paused), let paused {
             throw ClassifierSetupError(file: file.source, problems: [
-                "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completedEpochs) completed epochs; delete the checkpoint to train from the start"])
+                "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completed) completed epochs; delete the checkpoint to train from the start"])
         }
     }
 }

@@ -17,12 +17,58 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     public var roiNMSThreshold: Float = 0.75
     /// Also train the downsample BatchNorm affine parameters (off in the seed, B10).
     public var trainDownsampleBatchNorm = false
+    /// Train the BatchNorm affine parameters beside S (the seed does, B10). Off, S alone learns on a fixed
+    /// detector: no gradient reaches the detector, so its forward pass records nothing for backward.
+    public var trainBatchNormAffine = true
+    /// Also train the RoI box predictor (`roi_heads.box_predictor`: class scores and class-specific deltas),
+    /// off in the seed. S sees rows of score and deltas without their class; a trainable predictor can make
+    /// its outputs say which lesion class a row is, which S needs to tell CP from COVID-19.
+    public var trainBoxPredictor = false
 
     /// A classifier on `detector` with D and s.
     public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {
         self.detector = detector
         self.roiBatchSize = roiBatchSize
         self.features = features
+    }
+
+    /// The trainable set's name in checkpoint metadata (`trainable_set`), e.g. `s2new+bn`.
+    public var trainableSetName: String {
+        var parts = ["s2new"]
+        if trainBatchNormAffine { parts.append("bn") }
+        if trainBatchNormAffine && trainDownsampleBatchNorm { parts.append("downsample-bn") }
+        if trainBoxPredictor { parts.append("box-predictor") }
+        return parts.joined(separator: "+")
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case detector, roiBatchSize, features, roiNMSThreshold, trainDownsampleBatchNorm, trainBatchNormAffine
+        case trainBoxPredictor
+    }
+
+    /// Checkpoints written before `trainBatchNormAffine` and `trainBoxPredictor` existed trained the seed's set.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        detector = try container.decode(MaskRCNNConfiguration.self, forKey: .detector)
+        roiBatchSize = try container.decode(Int.self, forKey: .roiBatchSize)
+        features = try container.decode(Int.self, forKey: .features)
+        roiNMSThreshold = try container.decode(Float.self, forKey: .roiNMSThreshold)
+        trainDownsampleBatchNorm = try container.decode(Bool.self, forKey: .trainDownsampleBatchNorm)
+        trainBatchNormAffine = try container.decodeIfPresent(Bool.self, forKey: .trainBatchNormAffine) ?? true
+        trainBoxPredictor = try container.decodeIfPresent(Bool.self, forKey: .trainBoxPredictor) ?? false
+    }
+
+    /// Writes the trainable-set options added later only when they differ from the seed's set, so checkpoints
+    /// of the seed's set stay byte-identical to those written before the options existed (and stay cached).
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(detector, forKey: .detector)
+        try container.encode(roiBatchSize, forKey: .roiBatchSize)
+        try container.encode(features, forKey: .features)
+        try container.encode(roiNMSThreshold, forKey: .roiNMSThreshold)
+        try container.encode(trainDownsampleBatchNorm, forKey: .trainDownsampleBatchNorm)
+        if !trainBatchNormAffine { try container.encode(false, forKey: .trainBatchNormAffine) }
+        if trainBoxPredictor { try container.encode(true, forKey: .trainBoxPredictor) }
     }
 
     /// Checkpoint metadata (Appendix D/B15).
@@ -91,17 +137,24 @@ public final class CovidCTMaskNet {
     }
 
     /// The optimised set (spec §5.3, Appendix D/B10): S plus the affine weights of BatchNorm layers named
-    /// bn1/bn2/bn3 (and the downsample BN when configured). Everything else gets no gradient buffer.
+    /// bn1/bn2/bn3 (and the downsample BN when configured), or S alone; optionally the RoI box predictor.
+    /// Everything else gets no gradient buffer.
     public func applyTrainableSet() {
-        let includeDownsample = configuration.trainDownsampleBatchNorm
-        parameters.setTrainable { parameter in
-            Self.isInTrainableSet(parameter.name, includeDownsample: includeDownsample)
-        }
+        let configuration = configuration
+        parameters.setTrainable { Self.isInTrainableSet($0.name, configuration) }
     }
 
-    /// Whether a parameter name belongs to the optimised set.
-    public static func isInTrainableSet(_ name: String, includeDownsample: Bool) -> Bool {
+    /// Whether a parameter name belongs to the optimised set of `configuration`.
+    public static func isInTrainableSet(_ name: String, _ configuration: ClassifierConfiguration) -> Bool {
+        if configuration.trainBoxPredictor && name.hasPrefix("roi_heads.box_predictor.") { return true }
+        return isInTrainableSet(name, includeDownsample: configuration.trainDownsampleBatchNorm,
+                                includeBatchNorm: configuration.trainBatchNormAffine)
+    }
+
+    /// Whether a parameter name belongs to the seed's optimised set (S and BN affine), or S alone.
+    public static func isInTrainableSet(_ name: String, includeDownsample: Bool, includeBatchNorm: Bool = true) -> Bool {
         if name.hasPrefix("s2new.") { return true }
+        guard includeBatchNorm else { return false }
         let components = name.split(separator: ".")
         guard components.count >= 2, ["weight", "bias"].contains(components.last!) else { return false }
         let module = components[components.count - 2]

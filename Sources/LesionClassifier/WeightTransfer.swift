@@ -42,10 +42,13 @@ public enum WeightTransfer {
     ///     class count is refused before anything is built.
     ///   - roiNMSThreshold: the classifier's per-class NMS (`roi_nms_th`).
     ///   - trainDownsampleBatchNorm: also train the downsample BN affine parameters (B10).
+    ///   - trainBatchNormAffine: train the BN affine parameters beside S (the seed's set); false trains S alone.
+    ///   - trainBoxPredictor: also train the RoI box predictor.
     /// - Throws: `ClassifierSetupError` naming the file and every problem.
     public static func classifier(fromSegmentation checkpoint: SafeTensorsFile, roiBatchSize: Int, features: Int,
                                   expected: MaskRCNNConfiguration?, seed: UInt64, roiNMSThreshold: Float = 0.75,
-                                  trainDownsampleBatchNorm: Bool = false) throws
+                                  trainDownsampleBatchNorm: Bool = false, trainBatchNormAffine: Bool = true,
+                                  trainBoxPredictor: Bool = false) throws
         -> (model: CovidCTMaskNet, report: WeightTransferReport) {
         if checkpoint.metadata["format"] == "masknet-classifier" {
             throw ClassifierSetupError(file: checkpoint.source, problems: [
@@ -62,6 +65,8 @@ public enum WeightTransfer {
         var configuration = ClassifierConfiguration(detector: detector, roiBatchSize: roiBatchSize, features: features)
         configuration.roiNMSThreshold = roiNMSThreshold
         configuration.trainDownsampleBatchNorm = trainDownsampleBatchNorm
+        configuration.trainBatchNormAffine = trainBatchNormAffine
+        configuration.trainBoxPredictor = trainBoxPredictor
         let model = CovidCTMaskNet(configuration: configuration, seed: seed)
         let report = try model.parameters.load(from: checkpoint.removing(prefix: "optimizer."), strict: false)
         let fresh = report.missing

@@ -37,18 +37,35 @@ struct FreezeBatchNormStage: StageKind {
     let name = "freeze_bn_stats"
     let workload = StageWorkload.cheap
     let version = "1"
-    let summary = "Freeze BatchNorm running statistics and fix the trainable set (S plus bn1/bn2/bn3 affine)."
-    let parameters = [ParameterSpec("include_downsample_bn", .boolean, default: false,
-                                    description: "Also train the downsample BatchNorm affine parameters (the seed does not).")]
+    let summary = "Freeze BatchNorm running statistics and fix the trainable set (S plus bn1/bn2/bn3 affine, or S alone; optionally the box predictor)."
+    let parameters = [
+        ParameterSpec("include_downsample_bn", .boolean, default: false,
+                      description: "Also train the downsample BatchNorm affine parameters (the seed does not)."),
+        ParameterSpec("train_bn_affine", .boolean, default: true,
+                      description: "Train the BatchNorm affine parameters beside S (the seed does); false leaves the backbone fixed, so no gradient runs through it."),
+        ParameterSpec("train_box_predictor", .boolean, default: false,
+                      description: "Also train the RoI box predictor (class scores and class-specific deltas; the seed does not), so that its outputs can tell S which lesion class a row is."),
+    ]
     let inputSlots = [InputSlot("checkpoint", description: "A classifier checkpoint from transfer_weights.")]
     let determinism = Determinism.deterministic
     var reportedMetrics: [String] { ["trainable_parameters", "frozen_parameters"] }
     func outputNames(for parameters: ParameterValues) -> [String] { ["checkpoint.safetensors"] }
 
+    /// The trainable set the parameters ask for; a downsample BN trained without any BN is refused.
+    static func trainableSet(_ p: ParameterValues, stage: String) throws -> (downsample: Bool, batchNorm: Bool, boxPredictor: Bool) {
+        let set = (downsample: p.bool("include_downsample_bn"), batchNorm: p.bool("train_bn_affine"),
+                   boxPredictor: p.bool("train_box_predictor"))
+        if set.downsample && !set.batchNorm {
+            throw WorkflowError("\(stage): include_downsample_bn: true asks to train the downsample BatchNorm affine parameters, but train_bn_affine: false trains no BatchNorm; drop one of the two")
+        }
+        return set
+    }
+
     func execute(_ context: StageContext) throws -> StageResult {
+        let set = try Self.trainableSet(context.parameters, stage: context.stageName)
         let counts = try FreezeBatchNormWorkflow.run(
             classifierCheckpoint: StageSupport.input(context, "checkpoint"),
-            includeDownsampleBatchNorm: context.parameters.bool("include_downsample_bn"),
+            includeDownsampleBatchNorm: set.downsample, trainBatchNormAffine: set.batchNorm, trainBoxPredictor: set.boxPredictor,
             outputCheckpoint: context.outputURL("checkpoint.safetensors"))
         context.log("\(counts.trainable) trainable parameters, \(counts.frozen) frozen values")
         return StageResult(metrics: ["trainable_parameters": Double(counts.trainable), "frozen_parameters": Double(counts.frozen)])

@@ -39,17 +39,19 @@ public enum WeightTransferWorkflow {
 
 /// Stage `freeze_bn_stats`: records that BN statistics are frozen and which parameters train (spec §5.3–5.4).
 public enum FreezeBatchNormWorkflow {
-    public static func run(classifierCheckpoint: URL, includeDownsampleBatchNorm: Bool, outputCheckpoint: URL) throws
-        -> (trainable: Int, frozen: Int) {
+    public static func run(classifierCheckpoint: URL, includeDownsampleBatchNorm: Bool, trainBatchNormAffine: Bool = true,
+                           trainBoxPredictor: Bool = false, outputCheckpoint: URL) throws -> (trainable: Int, frozen: Int) {
         let file = try CheckpointImport.read(classifierCheckpoint)
         let model = try WeightTransfer.classifier(fromClassifier: file, roiBatchSize: nil, features: nil)
         var configuration = model.configuration
         configuration.trainDownsampleBatchNorm = includeDownsampleBatchNorm
+        configuration.trainBatchNormAffine = trainBatchNormAffine
+        configuration.trainBoxPredictor = trainBoxPredictor
         var metadata = file.metadata.merging(configuration.metadata()) { _, new in new }
         metadata["bn_statistics"] = "frozen"
-        metadata["trainable_set"] = includeDownsampleBatchNorm ? "s2new+bn+downsample-bn" : "s2new+bn"
+        metadata["trainable_set"] = configuration.trainableSetName
         let trainable = model.parameters.parameters.filter {
-            $0.isTrainable && CovidCTMaskNet.isInTrainableSet($0.name, includeDownsample: includeDownsampleBatchNorm)
+            $0.isTrainable && CovidCTMaskNet.isInTrainableSet($0.name, configuration)
         }.reduce(0) { $0 + $1.value.count }
         metadata["trainable_parameters"] = "\(trainable)"
         try model.parameters.stateDictionary(metadata: metadata).write(to: outputCheckpoint)
@@ -86,7 +88,7 @@ public struct ClassifierTrainingWorkflow {
             log(TrainingRecorder.resumedMessage(resumeCheckpoint, completedEpochs: trainer.completedEpochs,
                                                 point: trainer.resumePoint, unit: "slices"))
         }
-        log("training \(model.trainableParameters.reduce(0) { $0 + $1.value.count }) parameters (S and BN affine)")
+        log("training \(model.trainableParameters.reduce(0) { $0 + $1.value.count }) parameters (\(model.configuration.trainableSetName))")
         let recorder = try TrainingRecorder(journal: resumeCheckpoint.deletingLastPathComponent().appendingPathComponent("scalars.csv"),
                                             completedEpochs: trainer.completedEpochs, resumePoint: trainer.resumePoint,
                                             learningRate: training.learningRate)

@@ -59,30 +59,24 @@ public final class SegmentationTrainer {
     public let configuration: SegmentationTrainingConfiguration
     public let optimizer: Adam
     public private(set) var history: [EpochRecord] = []
+    /// Epochs, shuffles, pauses and checkpoints (shared with the classifier's trainer).
+    let loop: EpochLoop<EpochSums>
     /// Completed epochs.
-    public private(set) var completedEpochs = 0
-    /// The epoch a paused run stopped inside (restored by `resume`, consumed by `train`).
-    private var pausedEpoch: EpochInProgress?
+    public var completedEpochs: Int { loop.completedEpochs }
 
-    /// An epoch stopped between two steps: everything its remaining steps and its record depend on.
-    struct EpochInProgress: Codable {
-        /// 0-based epoch and the index (in the epoch's shuffled order) of the next step.
-        var epoch: Int, nextStep: Int, steps: Int
-        /// Running sums for the epoch record.
+    /// What an epoch accumulates, and its sampling stream as far as the steps done have drawn from it:
+    /// everything its remaining steps and its record depend on, so a paused epoch resumes exactly.
+    struct EpochSums: Codable {
         var totalLoss = 0.0, componentTotals: [String: Double] = [:], used = 0, skipped = 0
-        /// The epoch's sampling stream, as far as the steps done have drawn from it.
         var sampling: SeededGenerator
 
         enum CodingKeys: String, CodingKey {
-            case epoch, nextStep = "next_step", steps, totalLoss = "total_loss", componentTotals = "component_totals"
-            case used, skipped, sampling
+            case totalLoss = "total_loss", componentTotals = "component_totals", used, skipped, sampling
         }
     }
 
     /// Where a resumed run continues inside an epoch (nil: at an epoch boundary).
-    public var resumePoint: TrainingResumePoint? {
-        pausedEpoch.map { TrainingResumePoint(epoch: $0.epoch, done: $0.nextStep, steps: $0.steps) }
-    }
+    public var resumePoint: TrainingResumePoint? { loop.resumePoint }
 
     public init(model: MaskRCNN, configuration: SegmentationTrainingConfiguration) {
         self.model = model
@@ -90,6 +84,8 @@ public final class SegmentationTrainer {
         // Everything trains in segmentation (spec §2.3).
         optimizer = Adam(parameters: model.parameters.trainableParameters, learningRate: configuration.learningRate,
                          weightDecay: configuration.weightDecay, decoupledWeightDecay: configuration.decoupledWeightDecay)
+        loop = EpochLoop(epochs: configuration.epochs, stepSize: 1, checkpointEvery: configuration.checkpointEvery,
+                         seed: configuration.seed, shuffleStream: "segmentation.shuffle")
     }
 
     /// Runs the remaining epochs. `checkpoint` (if given) is written every `checkpointEvery` epochs and at
@@ -103,60 +99,38 @@ public final class SegmentationTrainer {
                       checkCancellation: () throws -> Void = {},
                       pauseRequested: () -> Bool = { false },
                       epochFinished: (EpochRecord) -> Void = { _ in }) throws {
-        while completedEpochs < configuration.epochs {
-            let epoch = completedEpochs
-            let start = Date()
-            var order = Array(0..<training.count)
-            var shuffler = SeededGenerator(seed: configuration.seed, stream: "segmentation.shuffle.\(epoch)")
-            shuffler.shuffle(&order)
-            var state = EpochInProgress(epoch: epoch, nextStep: 0, steps: order.count,
-                                        sampling: SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\(epoch)"))
-            if let paused = pausedEpoch, paused.epoch == epoch, paused.steps == order.count { state = paused }
-            pausedEpoch = nil
-            let firstStep = state.nextStep
-            for step in firstStep..<order.count {
-                if let checkpoint, pauseRequested() {
-                    state.nextStep = step
-                    try saveCheckpoint(to: checkpoint, epochInProgress: state)
-                    throw TrainingPaused(point: TrainingResumePoint(epoch: epoch, done: step, steps: order.count), checkpoint: checkpoint)
-                }
-                try checkCancellation()
-                let (image, target) = try training.load(order[step])
-                if target.isEmpty { state.skipped += 1; continue }
-                let tape = GradientTape()
-                let losses = model.losses(image: image, target: target, context: .training(tape: tape),
-                                          generator: &state.sampling)
-                let total = losses.total
-                tape.backward(from: total)
-                optimizer.learningRate = configuration.learningRateSchedule.learningRate(
-                    base: configuration.learningRate, epoch: epoch, step: step, steps: order.count,
-                    totalEpochs: configuration.epochs)
-                optimizer.step()
-                optimizer.zeroGradients()
-                state.totalLoss += Double(total.value.scalar)
-                for (name, value) in losses.values { state.componentTotals[name, default: 0] += Double(value) }
-                state.used += 1
-                let elapsed = Date().timeIntervalSince(start)
-                progress(TrainingProgress(epoch: epoch + 1, epochs: configuration.epochs, step: step + 1,
-                                          steps: order.count, loss: state.totalLoss / Double(state.used),
-                                          slicesPerSecond: Double(step + 1 - firstStep) / max(elapsed, 1e-9),
-                                          learningRate: optimizer.learningRate,
-                                          stepLosses: losses.values.mapValues(Double.init)
-                                            .merging(["total": Double(total.value.scalar)]) { a, _ in a }))
-            }
+        try loop.run(count: training.count, checkpoint: checkpoint, checkCancellation: checkCancellation,
+                     pauseRequested: pauseRequested,
+                     freshSums: { EpochSums(sampling: SeededGenerator(seed: configuration.seed, stream: "segmentation.sampling.\($0)")) },
+                     step: { step, sums in
+            let (image, target) = try training.load(step.indices.first!)
+            if target.isEmpty { sums.skipped += 1; return }
+            let tape = GradientTape()
+            let losses = model.losses(image: image, target: target, context: .training(tape: tape), generator: &sums.sampling)
+            let total = losses.total
+            tape.backward(from: total)
+            optimizer.learningRate = configuration.learningRateSchedule.learningRate(
+                base: configuration.learningRate, epoch: step.epoch, step: step.position, steps: step.length,
+                totalEpochs: configuration.epochs)
+            optimizer.step()
+            optimizer.zeroGradients()
+            sums.totalLoss += Double(total.value.scalar)
+            for (name, value) in losses.values { sums.componentTotals[name, default: 0] += Double(value) }
+            sums.used += 1
+            progress(TrainingProgress(epoch: step.epoch + 1, epochs: configuration.epochs, step: step.end,
+                                      steps: step.length, loss: sums.totalLoss / Double(sums.used),
+                                      slicesPerSecond: step.indicesPerSecond, learningRate: optimizer.learningRate,
+                                      stepLosses: losses.values.mapValues(Double.init)
+                                        .merging(["total": Double(total.value.scalar)]) { a, _ in a }))
+        }, finishEpoch: { epoch, sums, seconds in
             let validationLoss = try validation.flatMap { try self.validationLoss($0, epoch: epoch) }
-            let used = state.used
+            let used = sums.used
             history.append(EpochRecord(
-                epoch: epoch + 1, trainLoss: used > 0 ? state.totalLoss / Double(used) : 0, validationLoss: validationLoss,
-                trainComponents: state.componentTotals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
-                skippedEmptySlices: state.skipped, seconds: Date().timeIntervalSince(start)))
-            completedEpochs += 1
+                epoch: epoch + 1, trainLoss: used > 0 ? sums.totalLoss / Double(used) : 0, validationLoss: validationLoss,
+                trainComponents: sums.componentTotals.mapValues { used > 0 ? $0 / Double(used) : 0 }, usedSlices: used,
+                skippedEmptySlices: sums.skipped, seconds: seconds))
             epochFinished(history[history.count - 1])
-            if let checkpoint, completedEpochs % max(configuration.checkpointEvery, 1) == 0
-                || completedEpochs == configuration.epochs {
-                try saveCheckpoint(to: checkpoint)
-            }
-        }
+        }, save: { try saveCheckpoint(to: $0, epochInProgress: $1) })
     }
 
     /// Mean total loss on validation slices: training-mode losses (sampling, batch statistics) without a
@@ -179,7 +153,7 @@ public final class SegmentationTrainer {
     /// run also the epoch in progress (`epoch_in_progress`), absent from every epoch-boundary checkpoint.
     public func saveCheckpoint(to url: URL) throws { try saveCheckpoint(to: url, epochInProgress: nil) }
 
-    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress?) throws {
+    func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress<EpochSums>?) throws {
         var metadata = model.configuration.metadata()
         metadata["epoch"] = "\(completedEpochs)"
         metadata["seed"] = "\(configuration.seed)"
@@ -197,15 +171,15 @@ public final class SegmentationTrainer {
         let file = try SafeTensorsFile.read(url)
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
-        completedEpochs = Int(file.metadata["epoch"] ?? "0") ?? 0
+        let completed = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([EpochRecord].self, from: Data(json.utf8))
         }
-        pausedEpoch = try file.metadata["epoch_in_progress"].map {
-            try JSONDecoder().decode(EpochInProgress.self, from: Data($0.utf8))
+        let paused = try file.metadata["epoch_in_progress"].map {
+            try JSONDecoder().decode(EpochInProgress<EpochSums>.self, from: Data($0.utf8))
         }
-        if let paused = pausedEpoch, paused.epoch != completedEpochs {
-            throw SafeTensorsError.invalidHeader(file: url.path, detail: "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completedEpochs) completed epochs; delete the checkpoint to train from the start")
+        if !loop.restore(completedEpochs: completed, paused: paused), let paused {
+            throw SafeTensorsError.invalidHeader(file: url.path, detail: "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completed) completed epochs; delete the checkpoint to train from the start")
         }
     }
 }

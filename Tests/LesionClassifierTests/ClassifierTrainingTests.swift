@@ -45,14 +45,15 @@ final class ClassifierTrainingTests: XCTestCase {
     }
 
     /// A few Adam steps (weight decay off, so only gradients move weights) through `ClassifierTrainer`.
-    func trainAFewSteps(downsample: Bool) throws -> (before: (tensors: [String: [Float]], integers: [String: Int64]),
+    func trainAFewSteps(downsample: Bool, batchNorm: Bool = true, boxPredictor: Bool = false) throws -> (before: (tensors: [String: [Float]], integers: [String: Int64]),
                                                        model: CovidCTMaskNet, trainer: ClassifierTrainer) {
         let folder = try Support.scratchFolder(self)
         let configuration = Support.detector()
         let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
         let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
                                                        expected: configuration, seed: 2,
-                                                       trainDownsampleBatchNorm: downsample)
+                                                       trainDownsampleBatchNorm: downsample, trainBatchNormAffine: batchNorm,
+                                                       trainBoxPredictor: boxPredictor)
         let before = Support.snapshot(model.parameters)
         var settings = ClassifierTrainingConfiguration()
         settings.epochs = 1
@@ -95,6 +96,41 @@ final class ClassifierTrainingTests: XCTestCase {
             XCTAssertTrue(Support.bitIdentical(model.parameters[name]!.value.scalars, before.tensors[name]!),
                           "\(name): downsample BN is not trained by default")
         }
+    }
+
+    func testWithoutBatchNormAffineOnlySMovesAndTheDetectorIsBitIdentical() throws {
+        let (before, model, trainer) = try trainAFewSteps(downsample: false, batchNorm: false)
+        XCTAssertEqual(Set(model.trainableParameters.map(\.name)), Set(Self.moduleS))
+        XCTAssertEqual(Set(trainer.optimizer.parameters.map(\.name)), Set(Self.moduleS))
+        XCTAssertEqual(model.configuration.trainableSetName, "s2new")
+        for parameter in model.parameters.parameters {
+            let unchanged = Support.bitIdentical(parameter.value.scalars, before.tensors[parameter.name]!)
+            XCTAssertEqual(unchanged, !parameter.name.hasPrefix("s2new."), parameter.name)
+        }
+    }
+
+    func testTheBoxPredictorTrainsWhenAskedAndNothingElseOfTheDetectorMoves() throws {
+        let (before, model, _) = try trainAFewSteps(downsample: false, batchNorm: false, boxPredictor: true)
+        let predictor = ["roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.cls_score.bias",
+                         "roi_heads.box_predictor.bbox_pred.weight", "roi_heads.box_predictor.bbox_pred.bias"]
+        XCTAssertEqual(Set(model.trainableParameters.map(\.name)), Set(Self.moduleS + predictor))
+        XCTAssertEqual(model.configuration.trainableSetName, "s2new+box-predictor")
+        for parameter in model.parameters.parameters {
+            let unchanged = Support.bitIdentical(parameter.value.scalars, before.tensors[parameter.name]!)
+            XCTAssertEqual(unchanged, !(parameter.name.hasPrefix("s2new.") || predictor.contains(parameter.name)), parameter.name)
+        }
+    }
+
+    func testTrainableSetOptionsAreWrittenOnlyWhenTheyLeaveTheSeedsSetAndOldConfigurationsReadAsTheSeeds() throws {
+        var configuration = ClassifierConfiguration(detector: Support.detector(), roiBatchSize: 8, features: 16)
+        let seedSet = canonicalJSONString(configuration)
+        XCTAssertFalse(seedSet.contains("trainBatchNormAffine"), "the seed's set keeps the bytes written before the option")
+        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": seedSet])?.trainBatchNormAffine, true)
+        configuration.trainBatchNormAffine = false
+        configuration.trainBoxPredictor = true
+        let changed = canonicalJSONString(configuration)
+        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": changed]), configuration)
+        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": seedSet])?.trainBoxPredictor, false)
     }
 
     func testDownsampleBatchNormTrainsWhenAsked() throws {
