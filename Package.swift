@@ -110,7 +110,7 @@ let package = Package(
                     path: "Tests/MaskNetWorkflowsTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "LesionClassifierTests", dependencies: ["TestSupport", "LesionClassifier", "ObjectDetection", "CTDatasets", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/LesionClassifierTests", resources: [.copy("Fixtures")]),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TestSupport", "TensorCore"], path: "Tests/TensorCoreTests"),
         .testTarget(name: "ObjectDetectionTests", dependencies: ["TestSupport", "ObjectDetection", "VisionBackbones", "NeuralNetwork", "TensorCore"],
                     path: "Tests/ObjectDetectionTests", resources: [.copy("Fixtures")]),
         .testTarget(name: "VisionBackbonesTests", dependencies: ["TestSupport", "VisionBackbones", "NeuralNetwork", "TensorCore"],

@@ -166,29 +166,6 @@ public enum RoIAlignKernels {
         }
     }
 
-    /// `[N, C, H·W]` → `[N, H·W, C]` (channels last), parallel over positions. Consecutive positions
-    /// reuse the same C source cache lines, so the strided reads stay in L1.
-    static func channelsLast(_ source: UnsafePointer<Float>, n: Int, c: Int, plane: Int,
-                             into target: UnsafeMutablePointer<Float>) {
-        for image in 0..<n {
-            let s = source + image * c * plane, t = target + image * c * plane
-            parallelChunks(plane, minimumChunk: 64) { positions in
-                for p in positions { for channel in 0..<c { t[p * c + channel] = s[channel * plane + p] } }
-            }
-        }
-    }
-
-    /// `[N, H·W, C]` → `[N, C, H·W]`, parallel over channels.
-    static func channelsFirst(_ source: UnsafePointer<Float>, n: Int, c: Int, plane: Int,
-                              into target: UnsafeMutablePointer<Float>) {
-        for image in 0..<n {
-            let s = source + image * c * plane, t = target + image * c * plane
-            parallelChunks(c, minimumChunk: 4) { channels in
-                for channel in channels { for p in 0..<plane { t[channel * plane + p] = s[p * c + channel] } }
-            }
-        }
-    }
-
     /// Pools `features` `[N, C, H, W]` over `rois` `[R, 4]` (image coordinates, RoI r reads image
     /// `batchIndices[r]`) into `[R, C, outputHeight, outputWidth]`. Parallel over RoIs.
     ///
@@ -205,7 +182,7 @@ public enum RoIAlignKernels {
         let boxes = rois.scalars
         let last = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n * c * plane))
         defer { last.deallocate() }
-        features.withUnsafeBufferPointer { channelsLast($0.baseAddress!, n: n, c: c, plane: plane, into: last) }
+        features.withUnsafeBufferPointer { TensorLayout.channelsLast($0.baseAddress!, n: n, c: c, plane: plane, into: last) }
         output.withUnsafeMutableBufferPointer { y in
             let y = y.baseAddress!
             parallelChunks(r, minimumChunk: 1) { range in
@@ -251,7 +228,8 @@ public enum RoIAlignKernels {
         guard r > 0 else { return Tensor(shape: featureShape) }
         let roiTaps = allTaps(rois: rois, height: h, width: w, outputHeight: outputHeight, outputWidth: outputWidth,
                               spatialScale: spatialScale, samplingRatio: samplingRatio)
-        // Upstream gradient per RoI as [bins, C]: the same transpose as channelsLast with R "images".
+        // Upstream gradient per RoI as [bins, C]: TensorLayout.channelsLast with R "images", but parallel over
+        // RoIs (a RoI's 49 bins are too few to split).
         let upstream = UnsafeMutablePointer<Float>.allocate(capacity: r * c * bins)
         defer { upstream.deallocate() }
         outputGradient.withUnsafeBufferPointer { dy in
@@ -283,7 +261,7 @@ public enum RoIAlignKernels {
             }
         }
         gradient.withUnsafeMutableBufferPointer {
-            channelsFirst(last, n: n, c: c, plane: plane, into: $0.baseAddress!)
+            TensorLayout.channelsFirst(last, n: n, c: c, plane: plane, into: $0.baseAddress!)
         }
         return gradient
     }

@@ -1,5 +1,6 @@
 import XCTest
 @testable import TensorCore
+import TestSupport
 
 /// The convolution kernels (banded im2col + GEMM, pointwise shortcut, col2im) against a direct
 /// six-loop convolution and its adjoint, on shapes covering stride 2, padding, dilation 2, 1×1 and 7×7,
@@ -63,12 +64,15 @@ final class ConvolutionKernelTests: XCTestCase {
         return (y, dx, dw, db)
     }
 
+    /// The shared `assertClose` against a float64 reference, with atol = 1e-5 · max(1, max|expected|): the
+    /// kernels sum in float32 in another order than the reference.
     func assertClose(_ actual: Tensor?, _ expected: [Double], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
-        guard let actual else { return XCTFail("\(what): missing", file: file, line: line) }
-        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+        guard let actual, actual.count == expected.count else {
+            return XCTFail("\(what): \(actual.map { "\($0.count) values" } ?? "missing"), expected \(expected.count)", file: file, line: line)
+        }
         let scale = max(1, expected.map(abs).max() ?? 1)
-        let worst = zip(actual.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
-        XCTAssertLessThan(worst / scale, 1e-5, "\(what): max |difference| \(worst) (scale \(scale))", file: file, line: line)
+        TestSupport.assertClose(actual, Tensor(shape: actual.shape, scalars: expected.map(Float.init)), rtol: 0,
+                                atol: Float(1e-5 * scale), what, file: file, line: line)
     }
 
     func runCases(bandBytes: Int) {
