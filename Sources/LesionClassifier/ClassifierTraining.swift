@@ -105,7 +105,8 @@ public final class ClassifierTrainer {
                          weightDecay: configuration.weightDecay)
         loop = EpochLoop(epochs: configuration.epochs, stepSize: configuration.batchSize,
                          checkpointEvery: configuration.checkpointEvery, seed: configuration.seed,
-                         shuffleStream: "classifier.shuffle")
+                         shuffleStream: "classifier.shuffle", optimizer: optimizer, baseRate: configuration.learningRate,
+                         schedule: configuration.learningRateSchedule)
     }
 
     /// The padding generator of one image: run seed + image identity, so results never depend on order.
@@ -165,12 +166,7 @@ public final class ClassifierTrainer {
             }
             let logits = concatenateRows(outputs)
             let loss = loss(logits, labels: labels)
-            tape.backward(from: loss)
-            optimizer.learningRate = configuration.learningRateSchedule.learningRate(
-                base: configuration.learningRate, epoch: step.epoch, step: step.position, steps: step.length,
-                totalEpochs: configuration.epochs)
-            optimizer.step()
-            optimizer.zeroGradients()
+            loop.optimize(loss, tape: tape, at: step)
             sums.lossSum += Double(loss.value.scalar)
             sums.batches += 1
             sums.correct += zip(Self.predictions(logits.value), labels).filter { $0 == $1 }.count

@@ -44,23 +44,29 @@ public struct EpochStep {
 }
 
 /// The epoch skeleton both trainers share: a seeded shuffle per epoch, continuing inside a paused epoch,
-/// the pause and cancellation checks before every step, and the checkpoint rule after every epoch (every
-/// `checkpointEvery` epochs and after the last). The trainer supplies what a step does, how an epoch's sums
-/// become its record, and how a checkpoint is written.
+/// the pause and cancellation checks before every step, the optimizer step at the scheduled rate, and the
+/// checkpoint rule after every epoch (every `checkpointEvery` epochs and after the last). The trainer
+/// supplies a step's loss, how an epoch's sums become its record, and how a checkpoint is written.
 public final class EpochLoop<Sums: Codable> {
     /// Total epochs (a resumed run continues up to this number).
     public let epochs: Int
     /// Indices per step (1 for the detector, the batch size for the classifier).
     public let stepSize: Int
     let checkpointEvery: Int, seed: UInt64, shuffleStream: String
+    let optimizer: Adam, baseRate: Double, schedule: LearningRateSchedule
     /// Epochs done so far.
     public private(set) var completedEpochs = 0
     /// The epoch a paused run stopped inside, until `run` continues it.
     public private(set) var paused: EpochInProgress<Sums>?
 
-    /// Each epoch's order is shuffled by the stream "`shuffleStream`.epoch" of `seed`.
-    public init(epochs: Int, stepSize: Int, checkpointEvery: Int, seed: UInt64, shuffleStream: String) {
+    /// Each epoch's order is shuffled by the stream "`shuffleStream`.epoch" of `seed`; `optimizer` steps at
+    /// `schedule`'s rate from `baseRate`.
+    public init(epochs: Int, stepSize: Int, checkpointEvery: Int, seed: UInt64, shuffleStream: String,
+                optimizer: Adam, baseRate: Double, schedule: LearningRateSchedule) {
         self.epochs = epochs
+        self.optimizer = optimizer
+        self.baseRate = baseRate
+        self.schedule = schedule
         self.stepSize = max(stepSize, 1)
         self.checkpointEvery = max(checkpointEvery, 1)
         self.seed = seed
@@ -79,12 +85,22 @@ public final class EpochLoop<Sums: Codable> {
         return true
     }
 
+    /// Back-propagates `loss` and takes one optimizer step at the rate the schedule gives `step`'s position
+    /// (a pure function of the position, so a resumed run follows the same curve).
+    public func optimize(_ loss: Variable, tape: GradientTape, at step: EpochStep) {
+        tape.backward(from: loss)
+        optimizer.learningRate = schedule.learningRate(base: baseRate, epoch: step.epoch, step: step.position,
+                                                       steps: step.length, totalEpochs: epochs)
+        optimizer.step()
+        optimizer.zeroGradients()
+    }
+
     /// Runs the remaining epochs over `count` indices.
     /// - Parameters:
     ///   - checkpoint: where `save` writes; without it the run never pauses or checkpoints.
     ///   - pauseRequested: asked before every step; yes writes the epoch in progress and throws `TrainingPaused`.
     ///   - freshSums: an epoch's starting sums.
-    ///   - step: trains one step, adding to the sums.
+    ///   - step: trains one step (its loss through `optimize`), adding to the sums.
     ///   - finishEpoch: turns a finished epoch's sums into its record (the trainer keeps it); if it throws
     ///     (a validation set that fails to load), the epoch does not count as completed.
     ///   - save: writes a checkpoint (with the epoch in progress when pausing).

@@ -85,7 +85,8 @@ public final class SegmentationTrainer {
         optimizer = Adam(parameters: model.parameters.trainableParameters, learningRate: configuration.learningRate,
                          weightDecay: configuration.weightDecay, decoupledWeightDecay: configuration.decoupledWeightDecay)
         loop = EpochLoop(epochs: configuration.epochs, stepSize: 1, checkpointEvery: configuration.checkpointEvery,
-                         seed: configuration.seed, shuffleStream: "segmentation.shuffle")
+                         seed: configuration.seed, shuffleStream: "segmentation.shuffle", optimizer: optimizer,
+                         baseRate: configuration.learningRate, schedule: configuration.learningRateSchedule)
     }
 
     /// Runs the remaining epochs. `checkpoint` (if given) is written every `checkpointEvery` epochs and at
@@ -108,12 +109,7 @@ public final class SegmentationTrainer {
             let tape = GradientTape()
             let losses = model.losses(image: image, target: target, context: .training(tape: tape), generator: &sums.sampling)
             let total = losses.total
-            tape.backward(from: total)
-            optimizer.learningRate = configuration.learningRateSchedule.learningRate(
-                base: configuration.learningRate, epoch: step.epoch, step: step.position, steps: step.length,
-                totalEpochs: configuration.epochs)
-            optimizer.step()
-            optimizer.zeroGradients()
+            loop.optimize(total, tape: tape, at: step)
             sums.totalLoss += Double(total.value.scalar)
             for (name, value) in losses.values { sums.componentTotals[name, default: 0] += Double(value) }
             sums.used += 1
