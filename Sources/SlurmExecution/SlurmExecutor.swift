@@ -376,6 +376,13 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
                     return true
                 }
             }
+            // The stage has spoken but its batch script may still be exiting: wait (a grace period at most) for
+            // Slurm's final state, so the accounting never records a finished job as RUNNING.
+            if let row, !row.state.isTerminal {
+                let since = t.stageEndedSeenAt ?? Date()
+                t.stageEndedSeenAt = since
+                if Date().timeIntervalSince(since) < profile.lostJobGraceSeconds { return false }
+            }
             complete(t, state: row?.state)
             return true
         }
@@ -601,6 +608,8 @@ final class _TrackedJob: @unchecked Sendable {
     var submittedAt = Date()
     var startedAt: Date?
     var endedSeenAt: Date?
+    /// Since when the stage's status file has been there while Slurm still lists the job as not ended.
+    var stageEndedSeenAt: Date?
     var node: String?
     var reason: String?
     var lastState: SlurmJobState?
