@@ -24,6 +24,14 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// off in the seed. S sees rows of score and deltas without their class; a trainable predictor can make
     /// its outputs say which lesion class a row is, which S needs to tell CP from COVID-19.
     public var trainBoxPredictor = false
+    /// Append each ranked row's lesion class (one-hot over classes 1…n_c−1) to its [score, dx, dy, dw, dh],
+    /// off in the seed (spec §5: S takes no labels). Rows interleave classes in score order, so without the
+    /// label S cannot tell a confident GGO row from a confident consolidation row, which is what separates
+    /// COVID-19 from common pneumonia; the better the detector, the less its scores leak the class.
+    public var rowClassColumns = false
+
+    /// Columns of one ranked row given to S: score, 4 raw deltas and, with `rowClassColumns`, one per lesion class.
+    public var rankedRowWidth: Int { 5 + (rowClassColumns ? detector.classCount - 1 : 0) }
 
     /// A classifier on `detector` with D and s.
     public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {
@@ -43,10 +51,11 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case detector, roiBatchSize, features, roiNMSThreshold, trainDownsampleBatchNorm, trainBatchNormAffine
-        case trainBoxPredictor
+        case trainBoxPredictor, rowClassColumns
     }
 
-    /// Checkpoints written before `trainBatchNormAffine` and `trainBoxPredictor` existed trained the seed's set.
+    /// Checkpoints written before `trainBatchNormAffine`, `trainBoxPredictor` and `rowClassColumns` existed
+    /// trained the seed's set on the seed's rows.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         detector = try container.decode(MaskRCNNConfiguration.self, forKey: .detector)
@@ -56,10 +65,11 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         trainDownsampleBatchNorm = try container.decode(Bool.self, forKey: .trainDownsampleBatchNorm)
         trainBatchNormAffine = try container.decodeIfPresent(Bool.self, forKey: .trainBatchNormAffine) ?? true
         trainBoxPredictor = try container.decodeIfPresent(Bool.self, forKey: .trainBoxPredictor) ?? false
+        rowClassColumns = try container.decodeIfPresent(Bool.self, forKey: .rowClassColumns) ?? false
     }
 
-    /// Writes the trainable-set options added later only when they differ from the seed's set, so checkpoints
-    /// of the seed's set stay byte-identical to those written before the options existed (and stay cached).
+    /// Writes the options added later only when they differ from the seed's, so checkpoints of the seed's
+    /// set and rows stay byte-identical to those written before the options existed (and stay cached).
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(detector, forKey: .detector)
@@ -69,6 +79,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         try container.encode(trainDownsampleBatchNorm, forKey: .trainDownsampleBatchNorm)
         if !trainBatchNormAffine { try container.encode(false, forKey: .trainBatchNormAffine) }
         if trainBoxPredictor { try container.encode(true, forKey: .trainBoxPredictor) }
+        if rowClassColumns { try container.encode(true, forKey: .rowClassColumns) }
     }
 
     /// Checkpoint metadata (Appendix D/B15).
@@ -108,9 +119,11 @@ public final class CovidCTMaskNet {
         var generator = SeededGenerator(seed: seed, stream: "classifier.s2new.init")
         classificationModule = ClassificationModule(ParameterScope(store: detector.parameters, prefix: "s2new"),
                                                     roiBatchSize: configuration.roiBatchSize,
+                                                    rowWidth: configuration.rankedRowWidth,
                                                     features: configuration.features, generator: &generator)
         extraction = RankedBoxExtraction(roiBatchSize: configuration.roiBatchSize,
-                                         nmsThreshold: configuration.roiNMSThreshold)
+                                         nmsThreshold: configuration.roiNMSThreshold,
+                                         classColumns: configuration.rankedRowWidth - 5)
     }
 
     /// Class logits `[1, 3]` for one image `[3, H, W]` in [0, 1]. The detector always runs in eval mode

@@ -2,9 +2,11 @@ import NeuralNetwork
 import ObjectDetection
 import TensorCore
 
-/// The classifier RoI head's output for one image (spec §4.7): D rows of [score, dx, dy, dw, dh].
+/// The classifier RoI head's output for one image (spec §4.7): D rows of [score, dx, dy, dw, dh], with the
+/// row-class option followed by the row's class one-hot.
 public struct RankedBoxes {
-    /// `[D, 5]`, differentiable through the softmax scores and the raw class-specific deltas.
+    /// `[D, 5]` (`[D, 5 + n_c − 1]` with class columns), differentiable through the softmax scores and the
+    /// raw class-specific deltas; the class columns are constants.
     public var rows: Variable
     /// How many distinct candidates survived NMS before padding (k).
     public var survivorCount: Int
@@ -38,15 +40,23 @@ public struct RankedBoxExtraction {
     public let roiBatchSize: Int
     /// IoU threshold of the per-class NMS (`roi_nms_th`).
     public let nmsThreshold: Float
+    /// One-hot class columns after the 5 seed columns: 0 in the seed, n_c − 1 with the row-class option.
+    public let classColumns: Int
 
-    /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`.
-    public init(roiBatchSize: Int, nmsThreshold: Float) {
+    /// Columns per row.
+    public var rowWidth: Int { 5 + classColumns }
+
+    /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`, each row followed by
+    /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0.
+    public init(roiBatchSize: Int, nmsThreshold: Float, classColumns: Int = 0) {
         precondition(roiBatchSize > 0, "the classifier needs D ≥ 1 ranked rows, got \(roiBatchSize)")
+        precondition(classColumns >= 0, "class columns cannot be negative, got \(classColumns)")
         self.roiBatchSize = roiBatchSize
         self.nmsThreshold = nmsThreshold
+        self.classColumns = classColumns
     }
 
-    /// `logits [R, n_c]`, `deltas [R, 4·n_c]` of the box predictor over `proposals [R, 4]` → `[D, 5]` rows.
+    /// `logits [R, n_c]`, `deltas [R, 4·n_c]` of the box predictor over `proposals [R, 4]` → `[D, w]` rows.
     public func callAsFunction(logits: Variable, deltas: Variable, proposals: Tensor, image: TransformedImage,
                                roiHeads: RoIHeads, generator: inout SeededGenerator) -> RankedBoxes {
         let kept = survivors(logits: logits.value, deltas: deltas.value, proposals: proposals, image: image,
@@ -68,12 +78,13 @@ public struct RankedBoxExtraction {
         return keep.map { RankedSurvivor(proposal: candidates.rows[$0], label: candidates.labels[$0]) }
     }
 
-    /// The `[D, 5]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh] with slot i holding
-    /// survivor `slots[i]`. Repeated survivors accumulate gradient. No survivors give D zero rows (B6).
+    /// The `[D, w]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh (, class one-hot)] with
+    /// slot i holding survivor `slots[i]`. Repeated survivors accumulate gradient. No survivors give D zero
+    /// rows (B6).
     public func rows(logits: Variable, deltas: Variable, survivors: [RankedSurvivor], slots: [Int]) -> RankedBoxes {
         guard !survivors.isEmpty else {
             // k = 0: D zero rows, never a crash (Appendix D/B6). S still sees its biases' response.
-            return RankedBoxes(rows: Variable(Tensor(shape: [roiBatchSize, 5])), survivorCount: 0, slotSurvivors: [])
+            return RankedBoxes(rows: Variable(Tensor(shape: [roiBatchSize, rowWidth])), survivorCount: 0, slotSurvivors: [])
         }
         precondition(slots.count == roiBatchSize && slots.allSatisfy { $0 >= 0 && $0 < survivors.count },
                      "rows needs \(roiBatchSize) slots indexing \(survivors.count) survivors, got \(slots)")
@@ -81,8 +92,19 @@ public struct RankedBoxExtraction {
         let labels = slots.map { survivors[$0].label }
         let scores = gatherBlocks(softmaxRows(logits), rows: proposalRows, blocks: labels, blockWidth: 1)  // [D, 1]
         let rawDeltas = gatherBlocks(deltas, rows: proposalRows, blocks: labels, blockWidth: 4)            // [D, 4]
-        return RankedBoxes(rows: concatenateColumns([scores, rawDeltas]), survivorCount: survivors.count,
-                           slotSurvivors: slots)
+        var columns = [scores, rawDeltas]
+        if classColumns > 0 { columns.append(Variable(classOneHot(labels))) }
+        return RankedBoxes(rows: concatenateColumns(columns), survivorCount: survivors.count, slotSurvivors: slots)
+    }
+
+    /// `[D, classColumns]` with a 1 in column label − 1 of each row: constants, so no gradient flows into them.
+    func classOneHot(_ labels: [Int]) -> Tensor {
+        var oneHot = Tensor(shape: [labels.count, classColumns])
+        for (row, label) in labels.enumerated() {
+            precondition(label >= 1 && label <= classColumns, "a ranked row's class must be 1…\(classColumns), got \(label)")
+            oneHot[row, label - 1] = 1
+        }
+        return oneHot
     }
 
     /// Which survivor fills each of the D slots. k ≥ D: the first D in order. 0 < k < D: the seed's

@@ -14,6 +14,8 @@ struct TransferWeightsStage: StageKind {
         ParameterSpec("s_features", .integer, default: 1024, minimum: 1, maximum: 65536, description: "s: hidden width of S."),
         ParameterSpec("roi_nms_threshold", .number, default: 0.75, minimum: 0, maximum: 1,
                       description: "Per-class NMS of the classifier RoI head (roi_nms_th)."),
+        ParameterSpec("row_class_columns", .boolean, default: false,
+                      description: "Give S each ranked row's lesion class as one-hot columns after [score, dx, dy, dw, dh] (the seed gives none): rows interleave GGO and consolidation in score order, and the class is what tells COVID-19 from common pneumonia."),
     ]
     let inputSlots = [InputSlot("checkpoint", description: "A segmentation checkpoint.")]
     let determinism = Determinism.seeded
@@ -25,7 +27,7 @@ struct TransferWeightsStage: StageKind {
         let report = try WeightTransferWorkflow.run(
             segmentationCheckpoint: StageSupport.input(context, "checkpoint"), roiBatchSize: p.int("roi_batch_size"),
             features: p.int("s_features"), seed: context.seed, roiNMSThreshold: Float(p.double("roi_nms_threshold")),
-            outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
+            rowClassColumns: p.bool("row_class_columns"), outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
         context.log("copied \(report.copied.count) tensors, dropped \(report.dropped.count) (mask branch), initialised \(report.freshlyInitialised.count) (S)")
         return StageResult(metrics: ["copied_tensors": Double(report.copied.count), "dropped_tensors": Double(report.dropped.count),
                                      "initialised_tensors": Double(report.freshlyInitialised.count)])

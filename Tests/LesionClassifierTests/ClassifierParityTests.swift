@@ -166,4 +166,50 @@ final class ClassifierParityTests: XCTestCase {
     func testRankedBoxesWithoutSurvivorsAreZeroRows() throws {
         try checkRankedBoxes("none", expectedSurvivors: 0)
     }
+
+    /// The row-class option (not in the seed) appends each row's class one-hot to the PyTorch-checked rows:
+    /// the first five columns and their gradients are the seed's, the class columns are constants.
+    func testRowClassColumnsFollowTheSeedsRowsWithEachRowsClass() throws {
+        let fixture = try classifierFixture("ranked_boxes_many")
+        let (seedExtraction, heads, image) = try extractionSetup(fixture)
+        let classCount = try XCTUnwrap(Int(fixture.metadata["num_classes"] ?? ""))
+        XCTAssertEqual(classCount, 3, "the fixture must interleave two lesion classes")
+        let extraction = RankedBoxExtraction(roiBatchSize: seedExtraction.roiBatchSize,
+                                             nmsThreshold: seedExtraction.nmsThreshold, classColumns: classCount - 1)
+        let d = extraction.roiBatchSize, width = extraction.rowWidth
+        XCTAssertEqual(width, 7)
+        let classLogits = try fixture.float("class_logits"), deltas = try fixture.float("deltas")
+        let survivors = extraction.survivors(logits: classLogits, deltas: deltas, proposals: try fixture.float("proposals"),
+                                             image: image, roiHeads: heads)
+        XCTAssertEqual(Set(survivors.prefix(d).map(\.label)), [1, 2], "both classes among the rows")
+        let slots = try fixture.ints("slots")
+        let tape = GradientTape()
+        let trackedLogits = tape.watch(classLogits), trackedDeltas = tape.watch(deltas)
+        let ranked = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: survivors, slots: slots)
+        XCTAssertEqual(ranked.rows.shape, [d, width])
+        let expectedRows = try fixture.float("rows").scalars
+        let rows = ranked.rows.value.scalars
+        for position in 0..<d {
+            let row = Array(rows[(width * position)..<(width * position + width)])
+            assertClose(Tensor(shape: [5], scalars: Array(row.prefix(5))),
+                        Tensor(shape: [5], scalars: Array(expectedRows[(5 * position)..<(5 * position + 5)])),
+                        "row \(position): the seed's five columns")
+            let label = survivors[slots[position]].label
+            XCTAssertEqual(Array(row.suffix(2)), label == 1 ? [1, 0] : [0, 1], "row \(position): class \(label) one-hot")
+        }
+        // The fixture's upstream on the seed's columns, anything on the class columns: the same gradients.
+        let upstream = try fixture.float("upstream").scalars
+        var widened = [Float](repeating: 0, count: d * width)
+        for position in 0..<d {
+            for column in 0..<5 { widened[width * position + column] = upstream[5 * position + column] }
+            widened[width * position + 5] = Float(position) + 3
+            widened[width * position + 6] = -7
+        }
+        tape.backward(from: ranked.rows, seed: Tensor(shape: [d, width], scalars: widened))
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedLogits)), try fixture.float("class_logits_grad"), "∂rows/∂class logits")
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedDeltas)), try fixture.float("deltas_grad"), "∂rows/∂deltas")
+
+        let empty = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: [], slots: [])
+        XCTAssertEqual(empty.rows.shape, [d, width], "k = 0 gives D zero rows of the widened width")
+    }
 }

@@ -133,6 +133,37 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": seedSet])?.trainBoxPredictor, false)
     }
 
+    func testRowClassColumnsWidenSAndTrainAndAreRecordedOnlyWhenOn() throws {
+        let folder = try Support.scratchFolder(self)
+        let configuration = Support.detector(maskType: .both)
+        let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
+        let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
+                                                       expected: configuration, seed: 2, rowClassColumns: true)
+        XCTAssertEqual(model.configuration.rankedRowWidth, 7, "5 seed columns and one per lesion class (GGO, C)")
+        XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, 7 * 8])
+        let json = canonicalJSONString(model.configuration)
+        XCTAssertTrue(json.contains("rowClassColumns"))
+        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": json]), model.configuration)
+        var seed = model.configuration
+        seed.rowClassColumns = false
+        XCTAssertFalse(canonicalJSONString(seed).contains("rowClassColumns"), "the seed's rows keep the bytes written before the option")
+
+        let before = Support.snapshot(model.parameters)
+        var settings = ClassifierTrainingConfiguration()
+        settings.epochs = 1
+        settings.batchSize = 2
+        settings.seed = 3
+        let trainer = ClassifierTrainer(model: model, configuration: settings)
+        try trainer.train(training: Support.source(count: 4), validation: nil, checkpoint: nil)
+        XCTAssertTrue(trainer.history[0].trainLoss.isFinite)
+        XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
+                                            before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
+        let path = folder.appendingPathComponent("classifier.safetensors")
+        try model.parameters.stateDictionary(metadata: model.configuration.metadata()).write(to: path)
+        let reloaded = try WeightTransfer.classifier(fromClassifier: try SafeTensorsFile.read(path), roiBatchSize: 8, features: 16)
+        XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
+    }
+
     func testDownsampleBatchNormTrainsWhenAsked() throws {
         let (before, model, _) = try trainAFewSteps(downsample: true)
         XCTAssertTrue(model.configuration.trainDownsampleBatchNorm)
