@@ -221,13 +221,12 @@ public final class ClassifierTrainer {
     /// The same, with the epoch a paused run stopped inside (`epoch_in_progress`).
     func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress<EpochSums>?) throws {
         var metadata = model.configuration.metadata()
-        metadata["epoch"] = "\(completedEpochs)"
+        metadata.merge(loop.positionMetadata(epochInProgress: epochInProgress)) { _, position in position }
         metadata["seed"] = "\(configuration.seed)"
         metadata["bn_statistics"] = "frozen"
         metadata["trainable_set"] = model.configuration.trainableSetName
         metadata["training"] = canonicalJSONString(configuration)
         metadata["history"] = canonicalJSONString(history)
-        if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
         try model.parameters.stateDictionary(metadata: metadata).merging(optimizer.exportState(), prefix: "optimizer.")
             .write(to: url)
     }
@@ -247,17 +246,10 @@ public final class ClassifierTrainer {
         guard problems.isEmpty else { throw ClassifierSetupError(file: file.source, problems: problems) }
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
-        let completed = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([ClassifierEpochRecord].self, from: Data(json.utf8))
         }
-        let paused = try file.metadata["epoch_in_progress"].map {
-            try JSONDecoder().decode(EpochInProgress<EpochSums>.self, from: Data($0.utf8))
-        }
-        if !loop.restore(completedEpochs: completed, paused: paused), let paused {
-            throw ClassifierSetupError(file: file.source, problems: [
-                "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completed) completed epochs; delete the checkpoint to train from the start"])
-        }
+        try loop.restore(fromMetadata: file.metadata, file: file.source)
     }
 }
 

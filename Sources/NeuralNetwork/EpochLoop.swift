@@ -2,7 +2,7 @@ import Foundation
 import TensorCore
 
 /// An epoch stopped between two steps: where its remaining steps start and the trainer's running sums.
-/// A paused run's checkpoint holds it (`epoch_in_progress`); `resume` reads it back.
+/// A paused run's checkpoint holds it (`epoch_in_progress`, see `EpochLoop.positionMetadata`).
 public struct EpochInProgress<Sums: Codable>: Codable {
     /// 0-based epoch.
     public var epoch: Int
@@ -76,13 +76,41 @@ public final class EpochLoop<Sums: Codable> {
     /// Where a resumed run continues inside an epoch (nil: at an epoch boundary).
     public var resumePoint: TrainingResumePoint? { paused?.resumePoint }
 
-    /// Restores the position a checkpoint recorded. Returns false, changing nothing, when its epoch in
-    /// progress does not follow its completed epochs (the caller names the file).
-    public func restore(completedEpochs: Int, paused: EpochInProgress<Sums>?) -> Bool {
-        if let paused, paused.epoch != completedEpochs { return false }
-        self.completedEpochs = completedEpochs
+    /// Checkpoint metadata of the loop's position: completed epochs (`epoch`) and, for a paused run, the
+    /// epoch in progress (`epoch_in_progress`), absent from every epoch-boundary checkpoint.
+    public func positionMetadata(epochInProgress: EpochInProgress<Sums>?) -> [String: String] {
+        var metadata = ["epoch": "\(completedEpochs)"]
+        if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
+        return metadata
+    }
+
+    /// Restores the position `positionMetadata` wrote into the metadata of checkpoint `file`; metadata without
+    /// one is a run at its start.
+    /// - Throws: `CheckpointPositionError` when the position is unreadable or its epoch in progress does not
+    ///   follow its completed epochs, changing nothing.
+    public func restore(fromMetadata metadata: [String: String], file: String) throws {
+        let completed: Int
+        if let text = metadata["epoch"] {
+            guard let value = Int(text), value >= 0 else {
+                throw CheckpointPositionError(file: file, detail: "its completed epoch count '\(text)' is not a non-negative integer")
+            }
+            completed = value
+        } else {
+            completed = 0
+        }
+        var paused: EpochInProgress<Sums>?
+        if let json = metadata["epoch_in_progress"] {
+            do {
+                paused = try JSONDecoder().decode(EpochInProgress<Sums>.self, from: Data(json.utf8))
+            } catch {
+                throw CheckpointPositionError(file: file, detail: "its epoch in progress is unreadable (\(error))")
+            }
+        }
+        if let paused, paused.epoch != completed {
+            throw CheckpointPositionError(file: file, detail: "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completed) completed epochs")
+        }
+        completedEpochs = completed
         self.paused = paused
-        return true
     }
 
     /// Back-propagates `loss` and takes one optimizer step at the rate the schedule gives `step`'s position

@@ -151,11 +151,10 @@ public final class SegmentationTrainer {
 
     func saveCheckpoint(to url: URL, epochInProgress: EpochInProgress<EpochSums>?) throws {
         var metadata = model.configuration.metadata()
-        metadata["epoch"] = "\(completedEpochs)"
+        metadata.merge(loop.positionMetadata(epochInProgress: epochInProgress)) { _, position in position }
         metadata["seed"] = "\(configuration.seed)"
         metadata["training"] = canonicalJSONString(configuration)
         metadata["history"] = canonicalJSONString(history)
-        if let epochInProgress { metadata["epoch_in_progress"] = canonicalJSONString(epochInProgress) }
         let file = model.parameters.stateDictionary(metadata: metadata)
             .merging(optimizer.exportState(), prefix: "optimizer.")
         try file.write(to: url)
@@ -167,15 +166,9 @@ public final class SegmentationTrainer {
         let file = try SafeTensorsFile.read(url)
         try model.parameters.load(from: file.removing(prefix: "optimizer."), strict: true)
         try optimizer.importState(file.subset(prefix: "optimizer."))
-        let completed = Int(file.metadata["epoch"] ?? "0") ?? 0
         if let json = file.metadata["history"] {
             history = try JSONDecoder().decode([EpochRecord].self, from: Data(json.utf8))
         }
-        let paused = try file.metadata["epoch_in_progress"].map {
-            try JSONDecoder().decode(EpochInProgress<EpochSums>.self, from: Data($0.utf8))
-        }
-        if !loop.restore(completedEpochs: completed, paused: paused), let paused {
-            throw SafeTensorsError.invalidHeader(file: url.path, detail: "its epoch in progress (\(paused.epoch + 1)) does not follow its \(completed) completed epochs; delete the checkpoint to train from the start")
-        }
+        try loop.restore(fromMetadata: file.metadata, file: url.path)
     }
 }
