@@ -134,6 +134,7 @@ let package = Package(
         .testTarget(name: "MasknetCLITests", dependencies: [
             "masknet", "PipelineEngine", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Tests/MasknetCLITests", exclude: ["Snapshots"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks"], path: "Tests/BenchmarksTests"),
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages", "Visualization"],
                     path: "Tests/ReportTests"),
     ],

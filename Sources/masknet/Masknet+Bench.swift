@@ -78,38 +78,15 @@ extension Masknet.Bench {
 
         /// Runs `masknet bench backbone-worker` in a child process and decodes its JSON result.
         static func measureInChild(name: String, size: Int, runs: Int) throws -> BackboneBenchmark.Result {
-            let output = try runProcess(CommandLine.arguments[0],
-                                        ["bench", "backbone-worker", name, "--size", "\(size)", "--runs", "\(runs)",
-                                         "--threads", "\(ThreadingConfiguration.workerCount)"])
-            return try JSONDecoder().decode(BackboneBenchmark.Result.self, from: output)
+            try BenchmarkProcess(CommandLine.arguments[0],
+                                 ["bench", "backbone-worker", name, "--size", "\(size)", "--runs", "\(runs)",
+                                  "--threads", "\(ThreadingConfiguration.workerCount)"]).decoded(BackboneBenchmark.Result.self)
         }
 
         static func measureTorch(python: String, scripts referenceScripts: String?, name: String, size: Int, runs: Int) throws -> [String: Any] {
             let script = try ReferenceScripts(explicit: referenceScripts).script("bench_backbone_torch.py").path
-            let output = try runProcess(python, [script, "--backbone", name, "--size", "\(size)", "--runs", "\(runs)",
-                                                 "--threads", "\(ThreadingConfiguration.workerCount)"])
-            guard let object = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any] else {
-                throw BenchmarkFailure("the PyTorch benchmark printed no JSON object")
-            }
-            return object
-        }
-
-        /// Runs a benchmark worker or reference script and returns its standard output (`environment` nil:
-        /// this process's own).
-        static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Data {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            if let environment { process.environment = environment }
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw BenchmarkFailure("\(executable) \(arguments.joined(separator: " "))\(environment?["MASKNET_GEMM"].map { " (MASKNET_GEMM=\($0))" } ?? "") exited with \(process.terminationStatus)")
-            }
-            return data
+            return try BenchmarkProcess(python, [script, "--backbone", name, "--size", "\(size)", "--runs", "\(runs)",
+                                                 "--threads", "\(ThreadingConfiguration.workerCount)"]).jsonObject()
         }
     }
 

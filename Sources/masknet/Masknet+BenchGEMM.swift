@@ -64,9 +64,9 @@ extension Masknet.Bench {
         }
 
         static func measure(_ environment: [String: String], runs: Int, threads: Int) throws -> GEMMWorker.Result {
-            let data = try BackboneCommand.runProcess(CommandLine.arguments[0], ["bench", "gemm-worker", "--runs", "\(runs)",
-                                                                                 "--threads", "\(threads)"], environment: environment)
-            return try JSONDecoder().decode(GEMMWorker.Result.self, from: data)
+            let setting = ["MASKNET_GEMM", "OPENBLAS_CORETYPE"].compactMap { name in environment[name].map { "\(name)=\($0)" } }
+            return try BenchmarkProcess(CommandLine.arguments[0], ["bench", "gemm-worker", "--runs", "\(runs)", "--threads", "\(threads)"],
+                                        environment: environment, setting: setting.joined(separator: " ")).decoded(GEMMWorker.Result.self)
         }
     }
 

@@ -29,18 +29,14 @@ extension Masknet.Bench {
             if !json { print(machineDescription()) }
             for name in model {
                 // Each model is measured in its own child process, so peak memory is that model's alone.
-                let output = try BackboneCommand.runProcess(CommandLine.arguments[0], [
-                    "bench", "maskrcnn-worker", name, "--size", "\(size)", "--runs", "\(runs)", "--threads", "\(threadCount)"])
-                let ours = try JSONDecoder().decode(MaskRCNNBenchmark.Result.self, from: output)
+                let ours = try BenchmarkProcess(CommandLine.arguments[0], [
+                    "bench", "maskrcnn-worker", name, "--size", "\(size)", "--runs", "\(runs)", "--threads", "\(threadCount)",
+                ]).decoded(MaskRCNNBenchmark.Result.self)
                 var reference: [String: Any]?
                 if let python {
                     let script = try ReferenceScripts(explicit: options.referenceScripts).script("bench_maskrcnn_torch.py").path
-                    let data = try BackboneCommand.runProcess(python, [script, "--model", name, "--size", "\(size)",
-                                                                       "--runs", "\(runs)", "--threads", "\(threadCount)"])
-                    guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                        throw BenchmarkFailure("Tools/bench_maskrcnn_torch.py printed no JSON object")
-                    }
-                    reference = object
+                    reference = try BenchmarkProcess(python, [script, "--model", name, "--size", "\(size)",
+                                                              "--runs", "\(runs)", "--threads", "\(threadCount)"]).jsonObject()
                 }
                 if json {
                     var object: [String: Any] = ["model": name,

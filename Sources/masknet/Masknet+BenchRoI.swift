@@ -30,10 +30,9 @@ extension Masknet.Bench {
             var reference: [[String: Any]] = []
             if let python {
                 let script = try ReferenceScripts(explicit: referenceScripts).script("bench_roi_torch.py").path
-                let output = try BackboneCommand.runProcess(python, [script, "--runs", "\(runs)", "--threads",
-                                                                     "\(ThreadingConfiguration.workerCount)"])
-                guard let object = (try? JSONSerialization.jsonObject(with: output)) as? [String: Any],
-                      let cases = object["cases"] as? [[String: Any]] else {
+                let object = try BenchmarkProcess(python, [script, "--runs", "\(runs)", "--threads",
+                                                           "\(ThreadingConfiguration.workerCount)"]).jsonObject()
+                guard let cases = object["cases"] as? [[String: Any]] else {
                     throw BenchmarkFailure("Tools/bench_roi_torch.py printed no JSON object with 'cases'")
                 }
                 reference = cases
