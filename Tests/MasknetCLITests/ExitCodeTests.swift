@@ -143,6 +143,6 @@ final class ExitCodeTests: XCTestCase {
         // The checkout's own binary finds Tools/bench_roi_torch.py; /bin/true prints no JSON, which is reported.
         let found = try run(Self.masknet, ["bench", "roi", "--runs", "1", "--threads", "1", "--python", "/bin/true"])
         XCTAssertEqual(found.status, 1, found.err)
-        XCTAssertTrue(found.err.contains("bench_roi_torch.py printed no JSON object"), found.err)
+        XCTAssertTrue(found.err.contains("bench_roi_torch.py --runs 1 --threads 1 printed no JSON object"), found.err)
     }
 }
