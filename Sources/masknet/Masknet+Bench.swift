@@ -53,10 +53,12 @@ extension Masknet.Bench {
                 if let reference, let torchForward = reference["forward_seconds"] as? Double,
                    let torchTraining = reference["forward_backward_seconds"] as? Double,
                    let torchMemory = reference["peak_resident_mib"] as? Double {
-                    print("  pass               masknet      pytorch     ratio")
-                    print(String(format: "  forward          %8.3f s   %8.3f s   %6.2f", ours.forwardSeconds, torchForward, ours.forwardSeconds / torchForward))
-                    print(String(format: "  forward+backward %8.3f s   %8.3f s   %6.2f", ours.forwardBackwardSeconds, torchTraining, ours.forwardBackwardSeconds / torchTraining))
-                    print(String(format: "  peak memory      %8.0f MiB %8.0f MiB %6.2f", ours.peakResidentMiB, torchMemory, ours.peakResidentMiB / torchMemory))
+                    let table = ComparisonTable(rows: [
+                        .init("forward", ours: ours.forwardSeconds, reference: torchForward, unit: .seconds),
+                        .init("forward+backward", ours: ours.forwardBackwardSeconds, reference: torchTraining, unit: .seconds),
+                        .init("peak memory", ours: ours.peakResidentMiB, reference: torchMemory, unit: .mebibytes),
+                    ])
+                    table.lines.forEach { print($0) }
                 } else {
                     print(String(format: "  forward %.3f s, forward+backward %.3f s, peak memory %.0f MiB (pass --python to compare with PyTorch)",
                                  ours.forwardSeconds, ours.forwardBackwardSeconds, ours.peakResidentMiB))

@@ -52,10 +52,12 @@ extension Masknet.Bench {
                 if let reference, let train = reference["training_step_seconds"] as? Double,
                    let infer = reference["inference_seconds"] as? Double,
                    let memory = reference["peak_resident_mib"] as? Double {
-                    print("  pass            masknet      pytorch     ratio")
-                    print(String(format: "  training step %8.3f s   %8.3f s   %6.2f", ours.trainingStepSeconds, train, ours.trainingStepSeconds / train))
-                    print(String(format: "  inference     %8.3f s   %8.3f s   %6.2f", ours.inferenceSeconds, infer, ours.inferenceSeconds / infer))
-                    print(String(format: "  peak memory   %8.0f MiB %8.0f MiB %6.2f", ours.peakResidentMiB, memory, ours.peakResidentMiB / memory))
+                    let table = ComparisonTable(rows: [
+                        .init("training step", ours: ours.trainingStepSeconds, reference: train, unit: .seconds),
+                        .init("inference", ours: ours.inferenceSeconds, reference: infer, unit: .seconds),
+                        .init("peak memory", ours: ours.peakResidentMiB, reference: memory, unit: .mebibytes),
+                    ])
+                    table.lines.forEach { print($0) }
                 } else {
                     print(String(format: "  training step %.3f s, inference %.3f s, peak memory %.0f MiB (pass --python to compare with PyTorch)",
                                  ours.trainingStepSeconds, ours.inferenceSeconds, ours.peakResidentMiB))

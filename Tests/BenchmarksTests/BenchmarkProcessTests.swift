@@ -37,3 +37,22 @@ final class BenchmarkProcessTests: XCTestCase {
         }
     }
 }
+
+/// The comparison table: aligned columns, the ratio masknet ÷ reference, values in their unit.
+final class ComparisonTableTests: XCTestCase {
+    /// Values and headers end in the same column.
+    func testRowsAlignAndTheRatioIsOursOverTheReference() {
+        let table = ComparisonTable(rows: [
+            .init("forward", ours: 0.25, reference: 0.5, unit: .seconds),
+            .init("forward+backward", ours: 1.5, reference: 1.0, unit: .seconds),
+            .init("peak memory", ours: 812.4, reference: 1024, unit: .mebibytes),
+        ])
+        XCTAssertEqual(table.lines, [
+            "  pass              masknet      pytorch      ratio",
+            "  forward             0.250 s      0.500 s     0.50",
+            "  forward+backward    1.500 s      1.000 s     1.50",
+            "  peak memory           812 MiB     1024 MiB   0.79",
+        ])
+        XCTAssertEqual(Set(table.lines.map(\.count)).count, 1, "every line has the header's width")
+    }
+}
