@@ -22,6 +22,7 @@ extension Masknet.Bench {
 
         @Option(help: "Backbones to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
         var backbone: [String] = ["resnet18-1", "resnet50"]
+        @Option(help: "Square image size.") var size = 512
         @OptionGroup var options: BenchOptions
 
         func validate() throws {
@@ -30,7 +31,7 @@ extension Masknet.Bench {
 
         func run() throws {
             options.applyThreads()
-            let (size, runs) = (options.size, options.runs)
+            let runs = options.runs
             if !options.json { print(machineDescription()) }
             for name in backbone {
                 // Each backbone runs in its own process so that peak memory is that backbone's alone.
@@ -123,9 +124,8 @@ func machineDescription() -> String {
         + "GEMM \(MatrixMultiply.backend); OpenBLAS kernels \(BLAS.kernelDescription)"
 }
 
-/// Options every benchmark takes: the workload size, repetitions, threads, the reference side and output.
+/// Options every benchmark with a PyTorch reference takes: repetitions, threads, the reference side and output.
 struct BenchOptions: ParsableArguments {
-    @Option(help: "Square image size.") var size = 512
     @Option(help: "Timed repetitions (the median is reported).") var runs = 5
     @Option(help: "Threads for our kernels and for the reference side (default: all cores).") var threads: Int?
     @Option(help: "A Python with torch and torchvision; runs this benchmark's Tools/bench_*_torch.py script for the reference side.")

@@ -14,17 +14,17 @@ extension Masknet.Bench {
 
         @Option(help: "Models to time, as depth-truncation (resnet18-1, resnet34-1, resnet50).")
         var model: [String] = ["resnet18-1", "resnet50"]
+        @Option(help: "Square image size.") var size = 512
         @OptionGroup var options: BenchOptions
 
         func validate() throws {
-            let size = options.size
             guard size >= 64, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32 and ≥ 64, got \(size)") }
             for name in model { _ = try BackboneCommand.parse(name) }
         }
 
         func run() throws {
             options.applyThreads()
-            let (size, runs, python, json) = (options.size, options.runs, options.python, options.json)
+            let (runs, python, json) = (options.runs, options.python, options.json)
             let threadCount = ThreadingConfiguration.workerCount
             if !json { print(machineDescription()) }
             for name in model {

@@ -11,25 +11,15 @@ extension Masknet.Bench {
             commandName: "roi",
             abstract: "Time NMS (4000 boxes) and RoIAlign forward/backward (512 RoIs 7×7, 128 RoIs 14×14, 256 channels).")
 
-        @Option(help: "Timed repetitions (the median is reported).") var runs = 5
-        @Option(help: "Threads for our kernels (default: all cores).") var threads: Int?
-        @Option(help: "A Python with torch and torchvision; runs Tools/bench_roi_torch.py for the reference side.")
-        var python: String?
-        @Option(help: "Folder of the reference scripts (default: the Tools folder of the checkout this binary was built in).")
-        var referenceScripts: String?
-        @Flag(help: "Print JSON instead of a table.") var json = false
-
-        func validate() throws {
-            guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
-            if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
-        }
+        @OptionGroup var options: BenchOptions
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            options.applyThreads()
+            let (runs, python, json) = (options.runs, options.python, options.json)
             let ours = DetectionPrimitivesBenchmark(runs: runs).run()
             var reference: [[String: Any]] = []
             if let python {
-                let script = try ReferenceScripts(explicit: referenceScripts).script("bench_roi_torch.py").path
+                let script = try ReferenceScripts(explicit: options.referenceScripts).script("bench_roi_torch.py").path
                 let object = try BenchmarkProcess(python, [script, "--runs", "\(runs)", "--threads",
                                                            "\(ThreadingConfiguration.workerCount)"]).jsonObject()
                 guard let cases = object["cases"] as? [[String: Any]] else {
