@@ -1,6 +1,7 @@
 import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Single-precision matrix products for every layer: masknet's own GEMM (CKernels) by default,
 /// OpenBLAS with `MASKNET_GEMM=openblas` for comparison.
@@ -90,14 +91,19 @@ public enum MatrixMultiply {
 
     /// The backend in use: from `MASKNET_GEMM` when set, else our fastest path for this CPU. A bad value
     /// stops the process with a message naming the variable (it is read before any product runs).
-    nonisolated(unsafe) public static var backend: Backend = {
+    public static var backend: Backend {
+        get { selectedBackend.withLock { $0 } }
+        set { selectedBackend.withLock { $0 = newValue } }
+    }
+
+    static let selectedBackend = Mutex<Backend>({
         do {
             return try backend(named: ProcessInfo.processInfo.environment[backendVariable], features: .current)
         } catch {
             FileHandle.standardError.write(Data("masknet: \(error)\n".utf8))
             exit(2)
         }
-    }()
+    }())
 
     /// Whether results are the same on every machine: true for our GEMM, false for OpenBLAS.
     public static var isMachineIndependent: Bool { if case .masknet = backend { return true } else { return false } }
@@ -132,7 +138,7 @@ public enum MatrixMultiply {
         if n >= m {
             let block = ((n + workers - 1) / workers + 31) / 32 * 32
             let blocks = (n + block - 1) / block
-            DispatchQueue.concurrentPerform(iterations: blocks) { index in
+            concurrentIterations(blocks) { index in
                 let start = index * block, width = min(block, n - start)
                 // op(B) columns start..<start+width: rows of B when transposed, columns otherwise.
                 let bBlock = transposeB ? b + start * ldb : b + start
@@ -142,7 +148,7 @@ public enum MatrixMultiply {
         } else {
             let block = ((m + workers - 1) / workers + 41) / 42 * 42    // a multiple of both 6 and 14 rows
             let blocks = (m + block - 1) / block
-            DispatchQueue.concurrentPerform(iterations: blocks) { index in
+            concurrentIterations(blocks) { index in
                 let start = index * block, height = min(block, m - start)
                 // op(A) rows start..<start+height: columns of A when transposed, rows otherwise.
                 let aBlock = transposeA ? a + start : a + start * lda

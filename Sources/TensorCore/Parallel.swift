@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Parallel loops for the non-BLAS kernels (im2col, elementwise, batch norm, pooling).
 ///
@@ -13,7 +14,14 @@ public enum ThreadingConfiguration {
 
     /// Number of worker threads for our own kernels: `MASKNET_THREADS` when set, else the active cores.
     /// A bad value stops the process with a message naming the variable.
-    nonisolated(unsafe) public static var workerCount: Int = {
+    public static var workerCount: Int {
+        get { configuredWorkerCount.load(ordering: .relaxed) }
+        set { configuredWorkerCount.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Atomic (relaxed): the CLI and tests set it while kernels on other threads read it, and a kernel that
+    /// starts during a change runs correctly with either value.
+    static let configuredWorkerCount = Atomic<Int>({
         let cores = ProcessInfo.processInfo.activeProcessorCount
         do {
             return try workerCount(fromEnvironment: ProcessInfo.processInfo.environment[threadsVariable], cores: cores)
@@ -21,7 +29,7 @@ public enum ThreadingConfiguration {
             FileHandle.standardError.write(Data("masknet: \(error)\n".utf8))
             exit(2)
         }
-    }()
+    }())
 
     /// Parses a `MASKNET_THREADS` value (nil or empty: `cores`).
     public static func workerCount(fromEnvironment value: String?, cores: Int) throws -> Int {
@@ -48,11 +56,32 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1024, _ body: (Rang
     let workers = min(ThreadingConfiguration.workerCount, max(1, count / max(minimumChunk, 1)))
     if workers <= 1 { body(0..<count); return }
     let chunk = (count + workers - 1) / workers
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+    concurrentIterations(workers) { worker in
         let start = worker * chunk
         let end = min(count, start + chunk)
         if start < end { body(start..<end) }
     }
+}
+
+/// Runs `body(i)` for every `i` in `0..<iterations` on Dispatch's worker threads and returns when all are done.
+///
+/// Dispatch asks for a `@Sendable` closure, and the kernels' closures capture raw pointers, which Swift
+/// cannot check. What makes them safe is the kernels' contract, not their types: each iteration writes its
+/// own disjoint part of the output and only reads what is shared, and every iteration has finished when
+/// this returns, so nothing outlives the call. This is the one place that vouches for it.
+@usableFromInline
+func concurrentIterations(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let shared = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: iterations) { shared.value($0) }
+    }
+}
+
+/// A value handed to other threads on its owner's word (see `concurrentIterations`).
+@usableFromInline
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    @usableFromInline let value: Value
+    @usableFromInline init(_ value: Value) { self.value = value }
 }
 
 /// Calls `body(i)` for each `i` in `0..<count`, spreading iterations over the workers.

@@ -1,10 +1,15 @@
 import Foundation
+import Synchronization
 
 /// A dense Float32 tensor in row-major (C-contiguous) layout; 4-D tensors are NCHW, as in PyTorch,
 /// so weights and fixtures need no transposes.
 ///
 /// `Tensor` has value semantics: copies share storage until one of them is mutated (copy-on-write).
 /// Raw memory is reachable only inside `withUnsafeBufferPointer` / `withUnsafeMutableBufferPointer`.
+///
+/// Sendable on copy-on-write's word: a tensor sent to another thread shares its storage, which neither side
+/// writes without first making its own copy (`isKnownUniquelyReferenced` fails while both hold it), so
+/// shared storage is only ever read. The storage class itself is not Sendable.
 public struct Tensor: @unchecked Sendable {
     /// The extent of each dimension, outermost first.
     public private(set) var shape: [Int]
@@ -163,10 +168,13 @@ final class TensorStorage {
 enum LargeBlockPool {
     static let minimumBytes = 1 << 20
     /// Upper bound on parked (free) bytes.
-    nonisolated(unsafe) static var limitBytes = 1 << 30
-    nonisolated(unsafe) static var parked: [Int: [UnsafeMutableRawPointer]] = [:]
-    nonisolated(unsafe) static var parkedBytes = 0
-    static let lock = NSLock()
+    static let limitBytes = Atomic<Int>(1 << 30)
+    /// Free blocks by size class (as addresses, which may cross threads), and their total bytes.
+    struct Parked {
+        var blocks: [Int: [UInt]] = [:]
+        var bytes = 0
+    }
+    static let parked = Mutex(Parked())
 
     /// The size class of a request: rounded up to a multiple of 1/8 of its highest power of two.
     static func sizeClass(_ byteCount: Int) -> Int {
@@ -178,27 +186,25 @@ enum LargeBlockPool {
     static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         guard byteCount >= minimumBytes else { return .allocate(byteCount: byteCount, alignment: 64) }
         let size = sizeClass(byteCount)
-        lock.lock()
-        if let block = parked[size]?.popLast() {
-            parkedBytes -= size
-            lock.unlock()
-            return block
+        let reused = parked.withLock { parked -> UInt? in
+            guard let address = parked.blocks[size]?.popLast() else { return nil }
+            parked.bytes -= size
+            return address
         }
-        lock.unlock()
-        return .allocate(byteCount: size, alignment: 64)
+        return reused.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } ?? .allocate(byteCount: size, alignment: 64)
     }
 
     static func release(_ block: UnsafeMutableRawPointer, byteCount: Int) {
         guard byteCount >= minimumBytes else { return block.deallocate() }
         let size = sizeClass(byteCount)
-        lock.lock()
-        if parkedBytes + size <= limitBytes {
-            parked[size, default: []].append(block)
-            parkedBytes += size
-            lock.unlock()
-            return
+        let limit = limitBytes.load(ordering: .relaxed)
+        let address = UInt(bitPattern: block)
+        let kept = parked.withLock { parked -> Bool in
+            guard parked.bytes + size <= limit else { return false }
+            parked.blocks[size, default: []].append(address)
+            parked.bytes += size
+            return true
         }
-        lock.unlock()
-        block.deallocate()
+        if !kept { block.deallocate() }
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 import XCTest
 @testable import TensorCore
 import TestSupport
@@ -76,10 +77,12 @@ final class ConvolutionKernelTests: XCTestCase {
     }
 
     func runCases(bandBytes: Int) {
-        let saved = (ConvolutionKernels.columnBlockBytes, ConvolutionKernels.minimumBandColumns)
-        ConvolutionKernels.columnBlockBytes = bandBytes
-        ConvolutionKernels.minimumBandColumns = 1
-        defer { (ConvolutionKernels.columnBlockBytes, ConvolutionKernels.minimumBandColumns) = saved }
+        let saved = (ConvolutionKernels.columnBlockBytes.exchange(bandBytes, ordering: .relaxed),
+                     ConvolutionKernels.minimumBandColumns.exchange(1, ordering: .relaxed))
+        defer {
+            ConvolutionKernels.columnBlockBytes.store(saved.0, ordering: .relaxed)
+            ConvolutionKernels.minimumBandColumns.store(saved.1, ordering: .relaxed)
+        }
         var generator = SeededGenerator(seed: 7)
         for (index, c) in Self.cases.enumerated() {
             let x = random(c.input, &generator), w = random(c.weight, &generator)
@@ -129,10 +132,13 @@ final class ConvolutionKernelTests: XCTestCase {
 
     func testWinogradMatchesDirectConvolution() {
         for chunkBytes in [4 << 20, 1] {
-            let saved = (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles)
             // Chunks of one tile row, so that an image's tiles span several chunks.
-            (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles) = (chunkBytes, 1)
-            defer { (WinogradConvolution.chunkBytes, WinogradConvolution.minimumChunkTiles) = saved }
+            let saved = (WinogradConvolution.chunkBytes.exchange(chunkBytes, ordering: .relaxed),
+                         WinogradConvolution.minimumChunkTiles.exchange(1, ordering: .relaxed))
+            defer {
+                WinogradConvolution.chunkBytes.store(saved.0, ordering: .relaxed)
+                WinogradConvolution.minimumChunkTiles.store(saved.1, ordering: .relaxed)
+            }
             var generator = SeededGenerator(seed: 5)
             for (index, c) in Self.winogradCases.enumerated() {
                 let g = Convolution2DGeometry(input: c.input, weight: c.weight, stride: 1, padding: c.padding, dilation: 1)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// 2-D convolution (groups = 1) by im2col + SGEMM, and its backward pass. 3×3 stride-1 convolutions
 /// (most of ResNet, the FPN, RPN and mask heads) go to `WinogradConvolution` instead, which needs a
 /// quarter of the multiplications.
@@ -59,24 +61,31 @@ public final class ConvolutionWorkspace {
 
 public enum ConvolutionKernels {
     /// Multiply-add FLOPs (2 per MAC) performed by convolution GEMMs since the last reset; read by the
-    /// benchmark to report achieved GFLOP/s. Updated from the calling thread only.
-    nonisolated(unsafe) public static var performedFLOPs: Double = 0
+    /// benchmark to report achieved GFLOP/s. Atomic: concurrent stages (`run --jobs`) add to it at once.
+    public static var performedFLOPs: Double {
+        get { Double(flopCounter.load(ordering: .relaxed)) }
+        set { flopCounter.store(UInt64(max(newValue, 0)), ordering: .relaxed) }
+    }
+    static let flopCounter = Atomic<UInt64>(0)
+
+    /// Adds a GEMM's multiply-add FLOPs to `performedFLOPs`.
+    static func count(flops: Double) { flopCounter.wrappingAdd(UInt64(flops), ordering: .relaxed) }
 
     /// Target bytes of one column-matrix block. The column matrix is built for a band of output rows at
     /// a time, so it stays in cache between im2col and the GEMM that reads it (each worker's half fits
     /// its 1 MiB L2) and is never allocated whole (a full matrix is up to 38 MiB for ResNet's layer1).
     /// Measured on R18-t1 (whole-run CPU time, alternating runs): 0.5 MiB 5.25 s, 1 MiB 4.9 s,
     /// 2 MiB 4.5–4.8 s, 8 MiB 4.8–5.05 s, 128 MiB 4.9–5.6 s. Tests lower it to exercise the banding.
-    nonisolated(unsafe) static var columnBlockBytes = 2 << 20
+    static let columnBlockBytes = Atomic<Int>(2 << 20)
     /// Bands keep at least this many output pixels, so that deep layers with few pixels and many
     /// input channels still make GEMM calls large enough to amortise OpenBLAS's packing of the weights.
-    nonisolated(unsafe) static var minimumBandColumns = 512
+    static let minimumBandColumns = Atomic<Int>(512)
 
     /// Output rows per band: as many as fit in `columnBlockBytes`, at least `minimumBandColumns` pixels.
     static func bandRows(_ g: Convolution2DGeometry) -> Int {
         let rowBytes = g.columnRows * g.outputWidth * MemoryLayout<Float>.size
-        let byBytes = columnBlockBytes / max(1, rowBytes)
-        let byColumns = (minimumBandColumns + g.outputWidth - 1) / g.outputWidth
+        let byBytes = columnBlockBytes.load(ordering: .relaxed) / max(1, rowBytes)
+        let byColumns = (minimumBandColumns.load(ordering: .relaxed) + g.outputWidth - 1) / g.outputWidth
         return max(1, min(g.outputHeight, max(byBytes, byColumns)))
     }
 
@@ -208,7 +217,7 @@ public enum ConvolutionKernels {
         let (rows, cols, wo) = (g.columnRows, g.columnCount, g.outputWidth)
         if WinogradConvolution.applies(g) {
             // Counted as the direct convolution's FLOPs, so achieved GFLOP/s compare across algorithms.
-            performedFLOPs += 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
+            count(flops: 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows))
             let (output, saved) = WinogradConvolution.forward(
                 input: input, weight: weight, bias: bias, g,
                 keepWeight: workspace?.keepsWeightTransform ?? false, keepInput: workspace?.keepsInputTransform ?? false)
@@ -232,7 +241,7 @@ public enum ConvolutionKernels {
                                     }
                                 }
                             }
-                            performedFLOPs += 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
+                            count(flops: 2 * Double(g.outputChannels) * Double(cols) * Double(rows))
                             if g.isPointwise {
                                 MatrixMultiply.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: cols, k: rows,
                                           a: w.baseAddress!, lda: rows, b: xImage, ldb: cols,
@@ -291,7 +300,7 @@ public enum ConvolutionKernels {
         guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
         if WinogradConvolution.applies(g) {
             let flops = 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
-            performedFLOPs += (needsInput ? flops : 0) + (needsWeight ? flops : 0)
+            count(flops: (needsInput ? flops : 0) + (needsWeight ? flops : 0))
             let gradients = WinogradConvolution.backward(
                 outputGradient: outputGradient, input: input, weight: weight, g, saved: workspace?.winograd,
                 needsInput: needsInput, needsWeight: needsWeight)
@@ -321,7 +330,7 @@ public enum ConvolutionKernels {
                             if g.isPointwise {
                                 if needsWeight {
                                     // dW[O, C] += dY[O, HW] · X[C, HW]ᵀ
-                                    performedFLOPs += flops
+                                    count(flops: flops)
                                     weightGradient!.withUnsafeMutableBufferPointer { dw in
                                         MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
                                                   a: dyImage, lda: cols, b: xImage, ldb: cols,
@@ -330,7 +339,7 @@ public enum ConvolutionKernels {
                                 }
                                 if needsInput {
                                     // dX[C, HW] = Wᵀ[C, O] · dY[O, HW]
-                                    performedFLOPs += flops
+                                    count(flops: flops)
                                     inputGradient!.withUnsafeMutableBufferPointer { dx in
                                         MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: cols, k: g.outputChannels,
                                                   a: w.baseAddress!, lda: rows, b: dyImage, ldb: cols,
@@ -364,8 +373,8 @@ public enum ConvolutionKernels {
                                     }
                                 }
                             }
-                            if needsWeight { performedFLOPs += flops }
-                            if needsInput { performedFLOPs += flops }
+                            if needsWeight { count(flops: flops) }
+                            if needsInput { count(flops: flops) }
                         }
                     }
                 }

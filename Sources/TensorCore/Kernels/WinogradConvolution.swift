@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// 3×3, stride-1, undilated convolutions by Winograd's minimal filtering F(4×4, 3×3)
 /// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", CVPR 2016).
@@ -25,11 +26,17 @@ import Foundation
 public enum WinogradConvolution {
     /// On unless the environment sets `MASKNET_CONVOLUTION=im2col` (to time or check the im2col path;
     /// the benchmarks' child processes inherit it). Tests switch it directly.
-    nonisolated(unsafe) public static var isEnabled = ProcessInfo.processInfo.environment["MASKNET_CONVOLUTION"] != "im2col"
+    public static var isEnabled: Bool {
+        get { enabled.load(ordering: .relaxed) }
+        set { enabled.store(newValue, ordering: .relaxed) }
+    }
+    // The tunables are atomic (relaxed) so that tests may change them while other threads convolve:
+    // either value gives a correct result.
+    static let enabled = Atomic<Bool>(ProcessInfo.processInfo.environment["MASKNET_CONVOLUTION"] != "im2col")
     /// Target bytes of one chunk's transformed input (36·C·tiles floats) or output (36·O·tiles floats).
-    nonisolated(unsafe) static var chunkBytes = 4 << 20
+    static let chunkBytes = Atomic<Int>(4 << 20)
     /// Fewest tiles per chunk, so that deep layers with many channels still make GEMMs worth calling.
-    nonisolated(unsafe) static var minimumChunkTiles = 128
+    static let minimumChunkTiles = Atomic<Int>(128)
 
     static let points = 36
     typealias Lanes = SIMD8<Float>
@@ -64,7 +71,8 @@ public enum WinogradConvolution {
             tilesHigh = (g.outputHeight + 3) / 4
             tilesWide = (g.outputWidth + 3) / 4
             let perTile = WinogradConvolution.points * channels * MemoryLayout<Float>.size
-            let tiles = max(WinogradConvolution.minimumChunkTiles, WinogradConvolution.chunkBytes / max(1, perTile))
+            let tiles = max(WinogradConvolution.minimumChunkTiles.load(ordering: .relaxed),
+                            WinogradConvolution.chunkBytes.load(ordering: .relaxed) / max(1, perTile))
             chunkRows = max(1, min(images * tilesHigh, tiles / tilesWide))
             let lanes = WinogradConvolution.laneCount
             leadingDimension = (chunkRows * tilesWide + lanes - 1) / lanes * lanes + lanes
