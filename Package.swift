@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CKernels", path: "Sources/CKernels",
                 cSettings: [.unsafeFlags(["-ffp-contract=off"]),
                             .unsafeFlags(["-O3"], .when(configuration: .release))]),   // TensorCore only
-        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimized + [.swiftLanguageMode(.v6)]),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimized),
         .target(name: "NeuralNetwork", dependencies: ["TensorCore"], swiftSettings: optimized),
         .target(name: "VisionBackbones", dependencies: ["NeuralNetwork", "TensorCore"], swiftSettings: optimized),
         .target(name: "ImageIO", dependencies: ["CLibPNG", "CJPEGShim"], swiftSettings: optimized),
@@ -138,5 +138,5 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["TestSupport", "SVGPlotting", "ScalarLogging", "PipelineEngine", "MaskNetStages", "Visualization"],
                     path: "Tests/ReportTests"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

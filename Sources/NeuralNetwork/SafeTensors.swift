@@ -68,7 +68,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
 /// the Rust core sorts by descending dtype) and then by name, data laid out in that order, compact JSON
 /// with `__metadata__` first, header padded with spaces to a multiple of 8 bytes. The one freedom we take:
 /// metadata keys are written sorted, where the Python package writes them in hash-map order.
-public struct SafeTensorsFile {
+public struct SafeTensorsFile: Sendable {
     /// Float32 tensors by name.
     public var tensors: [String: Tensor]
     /// Int64 tensors by name.

@@ -6,6 +6,9 @@ import TensorCore
 ///
 /// Every level uses the same sizes × aspect ratios (the seed gives identical entries per level), so
 /// there are `sizes.count · aspectRatios.count` anchors per location, 30 with the defaults.
+///
+/// Sendable because `sizes` and `aspectRatios` are `let`s and the shared `cache` guards its entries with
+/// its own lock.
 public struct AnchorGenerator: @unchecked Sendable {
     /// Anchor sizes (square-root of the area before rounding), in pixels.
     public let sizes: [Float]
@@ -81,6 +84,7 @@ public struct AnchorGenerator: @unchecked Sendable {
 }
 
 /// The grid-anchor cache behind `AnchorGenerator` (a reference, so the generator stays a value type).
+/// Unchecked Sendable: `entries` is read and written only under `lock`.
 final class _AnchorCache: @unchecked Sendable {
     struct Key: Hashable {
         let imageHeight: Int, imageWidth: Int

@@ -38,6 +38,9 @@ public struct LevelMapper: Sendable {
 /// The scale of each level, 2^round(log2(feature size / image size)), is inferred on the first call
 /// from the largest unpadded image of that batch and then kept, as the seed does. With one level this
 /// is plain `roiAlign`; with several, each RoI is pooled from the level `LevelMapper` assigns it.
+///
+/// Unchecked Sendable: `scales` is read and written only under `lock` (`levelScales`, `resolveScales`);
+/// the rest is `let`.
 public final class MultiScaleRoIAlign: @unchecked Sendable {
     /// Output height and width.
     public let outputSize: Int

@@ -71,6 +71,9 @@ public struct ActionRecord: Codable, Sendable {
 /// canonical components, so a stage can be executed elsewhere from the store alone), `runs/<id>/`,
 /// `locks/`, `scratch/` (per attempt, never read as results), `checkpoints/<key>/`, `tmp/`.
 /// Every write is temp-then-rename; objects are published before the action record that names them.
+///
+/// Unchecked Sendable: `_verified` is read and written only under `_lock`; `root` and `stateTable`
+/// (which locks its own state) are `let`s.
 public final class ArtifactStore: @unchecked Sendable {
     /// Part of every key: bump when the store's layout or key recipe changes.
     public static let formatVersion = 1

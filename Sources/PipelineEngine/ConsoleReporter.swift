@@ -2,6 +2,9 @@ import Foundation
 
 /// Renders run events: a live status line on a terminal, plain log lines otherwise, JSON lines for
 /// machines, or nothing but failures with `quiet`.
+///
+/// Unchecked Sendable: `started`, `latest`, `lastDraw` and `statusShown` are touched only under `lock`
+/// (the ticker's handler takes it too); `ticker` is set once in init; the rest is `let`.
 public final class ConsoleReporter: @unchecked Sendable {
     /// Output style.
     public enum Style: Sendable { case live, plain, json, quiet }

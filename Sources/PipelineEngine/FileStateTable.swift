@@ -15,6 +15,9 @@ import Darwin
 /// again. A file modified less than `racyWindowNanoseconds` before it was hashed is not recorded,
 /// because a second write within the filesystem's timestamp granularity would leave the tuple unchanged
 /// (git's "racily clean" problem).
+///
+/// Unchecked Sendable: every mutable property (`_entries`, `_lines`, `_appendDescriptor`, `_hits`,
+/// `_misses`) is read and written under `_lock` (deinit aside); `url` is a `let`.
 public final class FileStateTable: @unchecked Sendable {
     /// A file's identity as `stat` reports it.
     struct Stamp: Equatable {

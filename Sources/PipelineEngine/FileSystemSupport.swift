@@ -53,6 +53,7 @@ func _removeTree(_ url: URL) {
 }
 
 private let _isoLock = NSLock()
+// nonisolated(unsafe): the formatter is not Sendable; it is used only in `_now()`, under `_isoLock`.
 nonisolated(unsafe) private let _iso: ISO8601DateFormatter = {
     let f = ISO8601DateFormatter()
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -48,6 +48,7 @@ public struct LocalExecutor: Executor {
 }
 
 /// Cancellation of one in-process stage: remembered if it comes before the stage's context exists.
+/// Unchecked Sendable: `_cancelled` and `_context` are read and written only under `_lock`.
 final class _StageCancellation: @unchecked Sendable {
     private let _lock = NSLock()
     private var _cancelled = false

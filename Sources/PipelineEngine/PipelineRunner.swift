@@ -57,6 +57,9 @@ public struct RunOptions: Sendable {
 ///
 /// The scheduler is a task group with at most `--jobs` stages in flight; the executor decides where
 /// they run. Outcomes are read back from the store (`StageCache.outcome`), never taken from memory.
+///
+/// Unchecked Sendable: `_cancelled` and `_task` are read and written under `_lock`; `store` and `cache`
+/// are `let`s of Sendable types.
 public final class PipelineRunner: @unchecked Sendable {
     /// The store.
     public let store: ArtifactStore
@@ -84,6 +87,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Runs the graph and returns the run record (also written to `runs/<id>/`); blocks until done.
     public func run(_ graph: PipelineGraph, options: RunOptions, events: @escaping @Sendable (RunEvent) -> Void) throws -> RunRecord {
+        // Unchecked Sendable: the task writes `value` before `done.signal()`; it is read only after `done.wait()`.
         final class Result: @unchecked Sendable { var value: Swift.Result<RunRecord, any Error>? }
         let result = Result()
         let done = DispatchSemaphore(value: 0)

@@ -78,6 +78,7 @@ public struct ProcessExecutor: Executor {
 }
 
 /// A child's pid, and whether we asked it to stop (so a later SIGTERM death reads as an interruption).
+/// Unchecked Sendable: `_pid` and `_terminated` are read and written only under `_lock`.
 final class _ChildProcess: @unchecked Sendable {
     private let _lock = NSLock()
     private var _pid: Int32 = 0
@@ -103,6 +104,8 @@ final class _ChildProcess: @unchecked Sendable {
 }
 
 /// Reads a stage's progress file once a second and reports each new reading, until stopped.
+/// Unchecked Sendable: `last` is touched only by the timer's event handler, on the timer's serial queue;
+/// `timer` is a `let` (cancelling a dispatch source is thread-safe).
 final class _ProgressWatcher: @unchecked Sendable {
     private let timer: DispatchSourceTimer
     private var last: Date?

@@ -282,6 +282,7 @@ public struct StageCache: Sendable {
 /// The store's run records, read on first use and only for the pipeline asked about: only a stage that
 /// must run needs them (for its reason), and decoding every earlier run record (a 1,001-cell sweep's is
 /// megabytes) would dominate a cached run or a plan.
+/// Unchecked Sendable: `_runs` is read and written only under `_lock`; `store` is a `let`.
 public final class RunHistory: @unchecked Sendable {
     private let store: ArtifactStore
     private let _lock = NSLock()

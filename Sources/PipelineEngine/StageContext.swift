@@ -6,6 +6,9 @@ import Foundation
 /// `outputURL(name)` in a scratch directory; the engine verifies and publishes them atomically after
 /// `execute` returns. `checkpointDirectory` survives interruption and failure, and is deleted once the
 /// stage's result is published, so a long stage can resume within itself.
+///
+/// Unchecked Sendable: every mutable property (`_cancelled`, `_pauseRequested`, `_cancelHandlers`,
+/// `_logHandle`, `_peakMemory`) is read and written under `_lock`; the rest is `let`.
 public final class StageContext: @unchecked Sendable {
     /// The stage's name in the pipeline (a sweep cell's full name, e.g. `train[lr=0.1]`).
     public let stageName: String

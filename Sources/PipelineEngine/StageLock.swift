@@ -19,6 +19,9 @@ import Darwin
 ///
 /// Creation is `link(2)` of a fully written temporary file (atomic and exclusive on NFS too); breaking
 /// renames the lease aside first, so of two waiters that judge it dead only one breaks it.
+///
+/// Unchecked Sendable: `released` is read and written under `state`; `thread` is set once, before
+/// `tryAcquire` returns the lock; `url` and `lease` are `let`s.
 public final class StageLock: @unchecked Sendable {
     /// The lease file.
     public let url: URL

@@ -10,6 +10,7 @@ public enum StageLockLiveness {
     public typealias JobProbe = @Sendable (String) -> Bool?
 
     private static let lock = NSLock()
+    // nonisolated(unsafe): read and written only under `lock` (`install`, `jobIsRunning`).
     nonisolated(unsafe) private static var probe: JobProbe?
 
     /// Installs the probe for job ids recorded in leases.

@@ -66,6 +66,7 @@ public struct StageProgressFile: Sendable {
 
     /// Writes progress at most once per `interval` seconds (a training loop reports every step; a shared
     /// filesystem should not be written that often), each time to a temporary file renamed over the last.
+    /// Unchecked Sendable: `lastWrite` is read and written only under `lock`; the rest is `let`.
     public final class Writer: @unchecked Sendable {
         private let file: StageProgressFile
         private let interval: Double

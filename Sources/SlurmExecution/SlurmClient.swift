@@ -3,6 +3,9 @@ import Foundation
 /// The Slurm commands the executor needs, with their output parsed: submit (retrying transient controller
 /// errors, under a submit rate limit), one status query for a whole run, one cancel for a whole run,
 /// the cluster's configuration, and one job's details.
+///
+/// Unchecked Sendable: the counters, `lastSubmit` and `generator` are used only under `lock`; `retry`,
+/// `submitsPerSecond` and `sleep` are set only while configuring, before the client is shared.
 public final class SlurmClient: @unchecked Sendable {
     /// How commands are run.
     public let commandLine: SlurmCommandLine

@@ -59,6 +59,7 @@ public struct SlurmCommandLine: Sendable {
         }
         // Read both pipes concurrently so a chatty command never blocks on a full pipe.
         let group = DispatchGroup()
+        // Unchecked Sendable: each box is written by one reader block and read only after `group.wait()`.
         final class Box: @unchecked Sendable { var data = Data() }
         let outBox = Box(), errBox = Box()
         for (pipe, box) in [(out, outBox), (err, errBox)] {

@@ -17,6 +17,9 @@ import Glibc
 ///   Slurm never resubmits on its own).
 /// - Cancelling the task running `execute` (Ctrl-C) cancels every job of the run with ONE `scancel`.
 /// - Cheap stages run on the driver through `local` when the profile allows it.
+///
+/// Unchecked Sendable: every `var` is read and written under `lock`, except `lastUsageSample`, which only
+/// the single poller thread (`pollerRunning`) touches; the rest is `let`.
 public final class SlurmExecutor: Executor, @unchecked Sendable {
     public var name: String { "slurm" }
 
@@ -37,6 +40,10 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     public let local: (any Executor)?
 
     private let lock = NSCondition()
+    /// Held while a tracked job's fields are read or written: by the poller for a whole round of updates, by
+    /// `cancelRun` and the late-cancel path while they read the jobs they report. Taken before `lock`, never
+    /// after it; recursive, since a job's callbacks may cancel the run from the poller's own thread.
+    private let jobFields = NSRecursiveLock()
     private var tracked: [ObjectIdentifier: _TrackedJob] = [:]
     private var pollerRunning = false
     private var wakeUp = false
@@ -201,7 +208,8 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             for t in stale { tracked.removeValue(forKey: ObjectIdentifier(t)) }
             lock.unlock()
             for t in stale {
-                t.job.recordLoss(.interrupted, message: "interrupted: Slurm job \(t.displayID) cancelled", store: store)
+                let id = jobFields.withLock { t.displayID }
+                t.job.recordLoss(.interrupted, message: "interrupted: Slurm job \(id) cancelled", store: store)
                 t.finish(t.job)
             }
         }
@@ -326,9 +334,12 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
                 quietPolls += 1  // A busy controller: ask less often, never give up on the jobs.
                 continue
             }
-            sampleMemory(jobs, rows: rows)
-            var changed = false
-            for t in jobs where examine(t, rows: rows) { changed = true }
+            let changed = jobFields.withLock {
+                sampleMemory(jobs, rows: rows)
+                var changed = false
+                for t in jobs where examine(t, rows: rows) { changed = true }
+                return changed
+            }
             quietPolls = changed ? 0 : quietPolls + 1
         }
     }
@@ -552,12 +563,15 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
                 FileHandle.standardError.write(Data("slurm: \(error); cancel the run's jobs by hand: scancel --name=\(name)\n".utf8))
             }
         }
+        let (entries, ids) = jobFields.withLock {
+            (jobs.map { $0.accountingEntry(finalState: .cancelled) }, jobs.map(\.displayID))
+        }
         lock.lock()
-        for t in jobs { accounting.append(t.accountingEntry(finalState: .cancelled)) }
+        accounting.append(contentsOf: entries)
         lock.unlock()
         writeAccounting()
-        for t in jobs {
-            t.job.recordLoss(.interrupted, message: "interrupted: Slurm job \(t.displayID) cancelled with `scancel --name=\(name ?? "?")`", store: t.store)
+        for (t, id) in zip(jobs, ids) {
+            t.job.recordLoss(.interrupted, message: "interrupted: Slurm job \(id) cancelled with `scancel --name=\(name ?? "?")`", store: t.store)
             t.finish(t.job)
         }
     }
@@ -595,6 +609,9 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
 }
 
 /// One stage job submitted to Slurm and not yet reported.
+///
+/// Unchecked Sendable: its `var`s are set by the submit thread before the job is tracked, and afterwards read
+/// and written only under the executor's `jobFields` lock (the poller's rounds, cancellation's reports).
 final class _TrackedJob: @unchecked Sendable {
     let job: StageJob
     let store: ArtifactStore
@@ -686,6 +703,8 @@ final class _TrackedJob: @unchecked Sendable {
 }
 
 /// Counts down to zero once, then calls `onZero`.
+/// Unchecked Sendable: `count` is used only under `lock`; `onZero` is set once before any `decrement()`,
+/// then read and cleared under `lock`.
 final class _Countdown: @unchecked Sendable {
     private let lock = NSLock()
     private var count: Int

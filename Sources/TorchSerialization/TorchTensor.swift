@@ -48,6 +48,8 @@ public enum TorchDType: String, Sendable, CaseIterable {
 
 /// The raw bytes of one storage (a zip entry `data/<key>` or a legacy record), shared by every tensor
 /// viewing it. A reference type because legacy files give the bytes only after the pickle that uses them.
+/// Unchecked Sendable: `bytes` is the only `var`; `TorchCheckpoint`'s loader sets it while parsing, before
+/// the checkpoint (and any tensor viewing the storage) is returned, and nothing writes it afterwards.
 public final class TorchStorage: @unchecked Sendable {
     /// The storage key in the file.
     public let key: String

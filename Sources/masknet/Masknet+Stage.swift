@@ -73,7 +73,8 @@ extension Masknet {
 /// before the stage's context exists. A paused training stage writes its resumable checkpoint at the next
 /// step, and the process exits with `SlurmExecutor.checkpointExitCode`, so the Slurm executor resubmits the
 /// job and the stage continues from that step.
-final class SignalCancellation: @unchecked Sendable {  // state behind `lock`
+/// Unchecked Sendable: `cancelled`, `paused` and `context` are read and written only under `lock`.
+final class SignalCancellation: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
     private var paused = false

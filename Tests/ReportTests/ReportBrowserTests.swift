@@ -83,13 +83,23 @@ final class ReportBrowserTests: XCTestCase {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        var stdout = Data(), stderr = Data()
+        // Unchecked Sendable: `data` is read and written under `lock` (a timed-out program's children may keep
+        // its pipes open, so a reader can still be running when we return).
+        final class Capture: @unchecked Sendable {
+            private let lock = NSLock()
+            private var _data = Data()
+            var data: Data {
+                get { lock.withLock { _data } }
+                set { lock.withLock { _data = newValue } }
+            }
+        }
+        let stdout = Capture(), stderr = Capture()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { stdout = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { stdout.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { stderr.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         if group.wait(timeout: .now() + timeout) == .timedOut { process.terminate() }
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        return (process.terminationStatus, String(decoding: stdout.data, as: UTF8.self), String(decoding: stderr.data, as: UTF8.self))
     }
 
     static func chromiumArguments(profile: URL) -> [String] {
