@@ -13,7 +13,7 @@ public enum ClassifierLoss: String, Codable, Sendable {
 }
 
 /// Settings of classifier training (spec §6.2).
-public struct ClassifierTrainingConfiguration: Codable, Equatable, Sendable {
+public struct ClassifierTrainingConfiguration: TrainingLoopSettings, Codable, Equatable, Sendable {
     /// Total epochs (a resumed run continues up to this number, B13).
     public var epochs = 50
     /// Images per optimizer step; each is forwarded alone and the logits stacked (spec §5.1).

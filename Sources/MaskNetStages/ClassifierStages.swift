@@ -81,20 +81,16 @@ struct TrainClassifierStage: StageKind {
     // 2: outputs metrics.csv, tensorboard/ and figures/ (SVG charts) instead of loss.png.
     let version = "2"
     let summary = "Train COVID-CT-Mask-Net's S and BN affine parameters on COVIDx-CT-named slices."
-    let parameters: [ParameterSpec] = [
-        ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
-        ParameterSpec("batch_size", .integer, default: 8, minimum: 1, maximum: 4096, description: "Images per optimizer step."),
-        ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
-    ] + StageSupport.learningRateScheduleParameters + [
-        ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1, description: "L2 weight decay."),
-        ParameterSpec("loss", .choice(["bce", "softmax"]), default: "bce",
-                      description: "Sigmoid BCE on one-hot labels (seed) or softmax cross-entropy."),
-        ParameterSpec("checkpoint_every", .integer, default: 10, minimum: 1, description: "Epochs between resumable checkpoints."),
-        ParameterSpec("image_size", .integer, default: 512, minimum: 32, maximum: 4096,
-                      description: "Slices are resized to image_size × image_size (the seed's training loader)."),
-        ParameterSpec("train_split", .string, default: "train", description: "Part of the splits input to train on."),
-        ParameterSpec("validation_split", .string, default: "validation", description: "Part for validation loss and accuracy; empty for none."),
-    ]
+    let parameters: [ParameterSpec] = StageSupport.trainingLoopParameters(
+        weightDecay: "L2 weight decay.",
+        between: [
+            ParameterSpec("batch_size", .integer, default: 8, minimum: 1, maximum: 4096, description: "Images per optimizer step."),
+            ParameterSpec("loss", .choice(["bce", "softmax"]), default: "bce",
+                          description: "Sigmoid BCE on one-hot labels (seed) or softmax cross-entropy."),
+            ParameterSpec("image_size", .integer, default: 512, minimum: 32, maximum: 4096,
+                          description: "Slices are resized to image_size × image_size (the seed's training loader)."),
+        ],
+        validation: "Part for validation loss and accuracy; empty for none.")
     let inputSlots: [InputSlot] = [
         InputSlot("checkpoint", description: "A classifier checkpoint with frozen BN statistics (freeze_bn_stats)."),
         InputSlot("dataset", description: "Folder of COVIDx-CT-named slices (or a generated data set)."),
@@ -108,14 +104,9 @@ struct TrainClassifierStage: StageKind {
     func execute(_ context: StageContext) throws -> StageResult {
         let p = context.parameters
         var training = ClassifierTrainingConfiguration()
-        training.epochs = p.int("epochs")
+        try StageSupport.applyTrainingLoop(p, seed: context.seed, stage: context.stageName, to: &training)
         training.batchSize = p.int("batch_size")
-        training.learningRate = p.double("learning_rate")
-        training.learningRateSchedule = try StageSupport.learningRateSchedule(p, stage: context.stageName)
-        training.weightDecay = p.double("weight_decay")
         training.loss = ClassifierLoss(rawValue: p.string("loss"))!
-        training.checkpointEvery = p.int("checkpoint_every")
-        training.seed = context.seed
         let start = Date()
         let last = try ClassifierTrainingWorkflow(training: training, imageSize: p.int("image_size")).run(
             checkpoint: StageSupport.input(context, "checkpoint"),

@@ -10,18 +10,10 @@ struct TrainSegmentationStage: StageKind {
     // 2: outputs metrics.csv, tensorboard/ and figures/ (SVG charts) instead of loss.png.
     let version = "2"
     let summary = "Train the seed's Mask R-CNN on a CNCB-layout data set (Adam, batch 1, empty slices skipped)."
-    let parameters: [ParameterSpec] = StageSupport.detectorParameters + [
-        ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
-        ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
-    ] + StageSupport.learningRateScheduleParameters + [
-        ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1,
-                      description: "L2 weight decay added to the gradient (seed), or decoupled with decoupled_weight_decay."),
-        ParameterSpec("decoupled_weight_decay", .boolean, default: false, description: "AdamW-style decay instead of L2."),
-        ParameterSpec("checkpoint_every", .integer, default: 10, minimum: 1, description: "Epochs between resumable checkpoints."),
-        ParameterSpec("train_split", .string, default: "train", description: "Part of the splits input to train on."),
-        ParameterSpec("validation_split", .string, default: "validation",
-                      description: "Part for the validation loss (no gradients, BN statistics untouched); empty for none."),
-    ]
+    let parameters: [ParameterSpec] = StageSupport.detectorParameters + StageSupport.trainingLoopParameters(
+        weightDecay: "L2 weight decay added to the gradient (seed), or decoupled with decoupled_weight_decay.",
+        between: [ParameterSpec("decoupled_weight_decay", .boolean, default: false, description: "AdamW-style decay instead of L2.")],
+        validation: "Part for the validation loss (no gradients, BN statistics untouched); empty for none.")
     let inputSlots: [InputSlot] = [
         InputSlot("dataset", description: "Data set with a CNCB segmentation layout (imgs/, masks/)."),
         InputSlot("splits", description: "Split files from a split_dataset stage.", optional: true),
@@ -34,13 +26,8 @@ struct TrainSegmentationStage: StageKind {
     func execute(_ context: StageContext) throws -> StageResult {
         let p = context.parameters
         var training = SegmentationTrainingConfiguration()
-        training.epochs = p.int("epochs")
-        training.learningRate = p.double("learning_rate")
-        training.learningRateSchedule = try StageSupport.learningRateSchedule(p, stage: context.stageName)
-        training.weightDecay = p.double("weight_decay")
+        try StageSupport.applyTrainingLoop(p, seed: context.seed, stage: context.stageName, to: &training)
         training.decoupledWeightDecay = p.bool("decoupled_weight_decay")
-        training.checkpointEvery = p.int("checkpoint_every")
-        training.seed = context.seed
         var workflow = SegmentationTrainingWorkflow(model: StageSupport.detectorConfiguration(p), training: training)
         workflow.areaThreshold = p.int("area_threshold")
         let root = StageSupport.layoutFolder(StageSupport.input(context, "dataset"), layout: "segmentation")

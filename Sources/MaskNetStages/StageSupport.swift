@@ -86,6 +86,32 @@ enum StageSupport {
                       description: "Lesion components of at most this many pixels are dropped (strict >, spec §1.1.4)."),
     ]
 
+    /// The training loop's parameters, shared by the training kinds: `epochs`, `learning_rate` and its schedule
+    /// first; `weight_decay`, then what the kind adds (`between`), then `checkpoint_every` and the split parts.
+    static func trainingLoopParameters(weightDecay: String, between: [ParameterSpec] = [], validation: String) -> [ParameterSpec] {
+        [
+            ParameterSpec("epochs", .integer, default: 50, minimum: 1, maximum: 100_000, description: "Total epochs."),
+            ParameterSpec("learning_rate", .number, default: 1e-5, minimum: 0, maximum: 1, description: "Adam learning rate."),
+        ] + learningRateScheduleParameters + [
+            ParameterSpec("weight_decay", .number, default: 1e-3, minimum: 0, maximum: 1, description: weightDecay),
+        ] + between + [
+            ParameterSpec("checkpoint_every", .integer, default: 10, minimum: 1, description: "Epochs between resumable checkpoints."),
+            ParameterSpec("train_split", .string, default: "train", description: "Part of the splits input to train on."),
+            ParameterSpec("validation_split", .string, default: "validation", description: validation),
+        ]
+    }
+
+    /// Sets the training loop's settings from the parameters `trainingLoopParameters` declares and the stage's seed.
+    static func applyTrainingLoop<Settings: TrainingLoopSettings>(_ p: ParameterValues, seed: UInt64, stage: String,
+                                                                 to settings: inout Settings) throws {
+        settings.epochs = p.int("epochs")
+        settings.learningRate = p.double("learning_rate")
+        settings.learningRateSchedule = try learningRateSchedule(p, stage: stage)
+        settings.weightDecay = p.double("weight_decay")
+        settings.checkpointEvery = p.int("checkpoint_every")
+        settings.seed = seed
+    }
+
     /// Parameters of the learning-rate schedule, shared by the training kinds.
     static let learningRateScheduleParameters: [ParameterSpec] = [
         ParameterSpec("lr_schedule", .choice(["constant", "cosine", "step"]), default: "constant",

@@ -3,7 +3,7 @@ import NeuralNetwork
 import TensorCore
 
 /// Settings of segmentation training (spec §6.1 defaults; Appendix D/B3, B11, B13, B23, B24).
-public struct SegmentationTrainingConfiguration: Codable, Equatable, Sendable {
+public struct SegmentationTrainingConfiguration: TrainingLoopSettings, Codable, Equatable, Sendable {
     /// Total epochs (B13: the total, not "additional").
     public var epochs = 50
     public var learningRate = 1e-5
