@@ -80,6 +80,11 @@ public struct Tensor: @unchecked Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// The first element's address, for kernels of this module that work on several tensors' memory at once
+    /// without nesting a closure per tensor. The kernel keeps the tensor alive across every use
+    /// (`withExtendedLifetime`) and writes only into tensors it created itself, which no copy shares.
+    var kernelAddress: UnsafeMutablePointer<Float> { storage.pointer }
+
     /// The same elements viewed with another shape of equal element count (no copy).
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var resolved = newShape

@@ -109,34 +109,22 @@ public enum WinogradConvolution {
         let (c, o) = (g.channels, g.outputChannels)
         let tiling = Tiling(g, images: n, channels: max(c, o))
         let ld = tiling.leadingDimension
-        var output = Tensor(uninitializedShape: [n, o, g.outputHeight, g.outputWidth])
+        let output = Tensor(uninitializedShape: [n, o, g.outputHeight, g.outputWidth])
         let transformedWeight = transformWeights(weight, g)
         // Columns past a chunk's tiles are scratch for the vector tail: never read into results.
-        var transformedInput = Tensor(uninitializedShape: [keepInput ? tiling.chunkCount : 1, points, c, ld])
-        var products = Tensor(uninitializedShape: [points, o, ld])
+        let transformedInput = Tensor(uninitializedShape: [keepInput ? tiling.chunkCount : 1, points, c, ld])
+        let products = Tensor(uninitializedShape: [points, o, ld])
         let biasValues = bias?.scalars
-        input.withUnsafeBufferPointer { x in
-            transformedWeight.withUnsafeBufferPointer { u in
-                transformedInput.withUnsafeMutableBufferPointer { v in
-                    products.withUnsafeMutableBufferPointer { m in
-                        output.withUnsafeMutableBufferPointer { y in
-                            let (uBase, mBase) = (u.baseAddress!, m.baseAddress!)
-                            for chunk in 0..<tiling.chunkCount {
-                                let rows = tiling.rows(ofChunk: chunk)
-                                let tiles = rows.count * tiling.tilesWide
-                                let vBase = v.baseAddress! + (keepInput ? chunk * points * c * ld : 0)
-                                transformInput(x.baseAddress!, tiling, rows: rows, into: vBase)
-                                // M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles), the 36 products spread over the workers.
-                                parallelFor(points) { xi in
-                                    MatrixMultiply.serialGemm(transposeA: false, transposeB: false, m: o, n: tiles, k: c,
-                                                    a: uBase + xi * o * c, lda: c, b: vBase + xi * c * ld, ldb: ld,
-                                                    beta: 0, c: mBase + xi * o * ld, ldc: ld)
-                                }
-                                transformOutput(mBase, tiling, rows: rows, bias: biasValues, into: y.baseAddress!)
-                            }
-                        }
-                    }
-                }
+        withExtendedLifetime((input, transformedWeight, transformedInput, products, output)) {
+            for chunk in 0..<tiling.chunkCount {
+                let rows = tiling.rows(ofChunk: chunk)
+                let v = transformedInput.kernelAddress + (keepInput ? chunk * points * c * ld : 0)
+                transformInput(input.kernelAddress, tiling, rows: rows, into: v)
+                // M[ξ] (O×tiles) = U[ξ] (O×C) · V[ξ] (C×tiles)
+                multiplyPoints(transposeA: false, transposeB: false, m: o, n: rows.count * tiling.tilesWide, k: c,
+                               a: transformedWeight.kernelAddress, lda: c, b: v, ldb: ld,
+                               accumulate: false, into: products.kernelAddress, ldc: ld)
+                transformOutput(products.kernelAddress, tiling, rows: rows, bias: biasValues, into: output.kernelAddress)
             }
         }
         guard keepWeight || keepInput else { return (output, nil) }
@@ -318,6 +306,20 @@ public enum WinogradConvolution {
         }
     }
 
+    /// The 36 per-point products C[ξ] = op(A[ξ]) · op(B[ξ]) (+ C[ξ] when accumulating), spread over the workers
+    /// one point at a time. Point ξ's matrices start ξ·m·k, ξ·k·n and ξ·m·n floats in, with the given row strides.
+    static func multiplyPoints(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                               a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                               accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        // Strides between points: each operand is [36, rows, ld] with `ld` its row stride.
+        let aPoint = (transposeA ? k : m) * lda, bPoint = (transposeB ? n : k) * ldb, cPoint = m * ldc
+        parallelFor(points) { xi in
+            MatrixMultiply.serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                                      a: a + xi * aPoint, lda: lda, b: b + xi * bPoint, ldb: ldb,
+                                      beta: accumulate ? 1 : 0, c: c + xi * cPoint, ldc: ldc)
+        }
+    }
+
     // MARK: Weight gradient
 
     /// Input and weight gradients from the output gradient, both from its transform E = A u Aᵀ per tile:
@@ -335,67 +337,46 @@ public enum WinogradConvolution {
         let ld = tiling.leadingDimension
         let transformedWeight = needsInput ? (saved?.transformedWeight ?? transformWeights(weight, g)) : Tensor(shape: [0])
         let savedInput = needsWeight ? saved?.transformedInput : nil
-        var transformedSum = Tensor(uninitializedShape: needsWeight ? [points, o, c] : [0])
-        var freshInput = Tensor(uninitializedShape: needsWeight && savedInput == nil ? [points, c, ld] : [0])
-        var transformedGradient = Tensor(uninitializedShape: [points, o, ld])
-        var patches = Tensor(uninitializedShape: needsInput ? [points, c, ld] : [0])
-        var inputGradient = Tensor(shape: needsInput ? input.shape : [0])
-        input.withUnsafeBufferPointer { x in
-            outputGradient.withUnsafeBufferPointer { dy in
-                transformedWeight.withUnsafeBufferPointer { u in
-                    (savedInput ?? Tensor(shape: [0])).withUnsafeBufferPointer { kept in
-                        transformedSum.withUnsafeMutableBufferPointer { s in
-                            freshInput.withUnsafeMutableBufferPointer { fresh in
-                                transformedGradient.withUnsafeMutableBufferPointer { e in
-                                    patches.withUnsafeMutableBufferPointer { p in
-                                        inputGradient.withUnsafeMutableBufferPointer { dx in
-                                            let (uBase, eBase) = (u.baseAddress!, e.baseAddress!)
-                                            for chunk in 0..<tiling.chunkCount {
-                                                let rows = tiling.rows(ofChunk: chunk)
-                                                let tiles = rows.count * tiling.tilesWide
-                                                transformGradient(dy.baseAddress!, tiling, rows: rows, into: eBase)
-                                                if needsWeight {
-                                                    let vBase: UnsafePointer<Float>
-                                                    if savedInput != nil {
-                                                        vBase = kept.baseAddress! + chunk * points * c * ld
-                                                    } else {
-                                                        transformInput(x.baseAddress!, tiling, rows: rows, into: fresh.baseAddress!)
-                                                        vBase = UnsafePointer(fresh.baseAddress!)
-                                                    }
-                                                    // S[ξ] (O×C) += E[ξ] (O×tiles) · V[ξ]ᵀ (tiles×C)
-                                                    let (sBase, beta): (UnsafeMutablePointer<Float>, Float) = (s.baseAddress!, chunk == 0 ? 0 : 1)
-                                                    parallelFor(points) { xi in
-                                                        MatrixMultiply.serialGemm(transposeA: false, transposeB: true, m: o, n: c, k: tiles,
-                                                                        a: eBase + xi * o * ld, lda: ld, b: vBase + xi * c * ld, ldb: ld,
-                                                                        beta: beta, c: sBase + xi * o * c, ldc: c)
-                                                    }
-                                                }
-                                                if needsInput {
-                                                    // P[ξ] (C×tiles) = U[ξ]ᵀ (C×O) · E[ξ] (O×tiles), then B P Bᵀ added into dX.
-                                                    let pBase = p.baseAddress!
-                                                    parallelFor(points) { xi in
-                                                        MatrixMultiply.serialGemm(transposeA: true, transposeB: false, m: c, n: tiles, k: o,
-                                                                        a: uBase + xi * o * c, lda: c, b: eBase + xi * o * ld, ldb: ld,
-                                                                        beta: 0, c: pBase + xi * c * ld, ldc: ld)
-                                                    }
-                                                    addInputPatches(pBase, tiling, rows: rows, into: dx.baseAddress!)
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
+        let transformedSum = Tensor(uninitializedShape: needsWeight ? [points, o, c] : [0])
+        let freshInput = Tensor(uninitializedShape: needsWeight && savedInput == nil ? [points, c, ld] : [0])
+        let transformedGradient = Tensor(uninitializedShape: [points, o, ld])
+        let patches = Tensor(uninitializedShape: needsInput ? [points, c, ld] : [0])
+        let inputGradient = Tensor(shape: needsInput ? input.shape : [0])
+        withExtendedLifetime((input, outputGradient, transformedWeight, savedInput, transformedSum, freshInput,
+                              transformedGradient, patches, inputGradient)) {
+            let e = transformedGradient.kernelAddress
+            for chunk in 0..<tiling.chunkCount {
+                let rows = tiling.rows(ofChunk: chunk)
+                let tiles = rows.count * tiling.tilesWide
+                // The forward pass in reverse: its output transform Y = Aᵀ M A becomes E = A dY Aᵀ …
+                transformGradient(outputGradient.kernelAddress, tiling, rows: rows, into: e)
+                if needsWeight {
+                    // … its products M = U · V give S += E · Vᵀ (V saved by the forward pass, or recomputed) …
+                    let v: UnsafePointer<Float>
+                    if let savedInput {
+                        v = UnsafePointer(savedInput.kernelAddress) + chunk * points * c * ld
+                    } else {
+                        transformInput(input.kernelAddress, tiling, rows: rows, into: freshInput.kernelAddress)
+                        v = UnsafePointer(freshInput.kernelAddress)
                     }
+                    multiplyPoints(transposeA: false, transposeB: true, m: o, n: c, k: tiles, a: e, lda: ld, b: v, ldb: ld,
+                                   accumulate: chunk > 0, into: transformedSum.kernelAddress, ldc: c)
+                }
+                if needsInput {
+                    // … and P = Uᵀ · E, whose input transform's adjoint B P Bᵀ adds into dX.
+                    multiplyPoints(transposeA: true, transposeB: false, m: c, n: tiles, k: o,
+                                   a: transformedWeight.kernelAddress, lda: c, b: e, ldb: ld,
+                                   accumulate: false, into: patches.kernelAddress, ldc: ld)
+                    addInputPatches(patches.kernelAddress, tiling, rows: rows, into: inputGradient.kernelAddress)
                 }
             }
         }
         guard needsWeight else { return (needsInput ? inputGradient : nil, nil) }
-        var weightGradient = Tensor(uninitializedShape: [o, c, 3, 3])
-        transformedSum.withUnsafeBufferPointer { s in
-            weightGradient.withUnsafeMutableBufferPointer { dw in
-                untransformWeightGradient(s.baseAddress!, outputChannels: o, channels: c, into: dw.baseAddress!)
-            }
+        // Finally the weight transform's adjoint: dW = Gᵀ S G.
+        let weightGradient = Tensor(uninitializedShape: [o, c, 3, 3])
+        withExtendedLifetime((transformedSum, weightGradient)) {
+            untransformWeightGradient(transformedSum.kernelAddress, outputChannels: o, channels: c,
+                                      into: weightGradient.kernelAddress)
         }
         return (needsInput ? inputGradient : nil, weightGradient)
     }
