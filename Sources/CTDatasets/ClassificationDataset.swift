@@ -67,9 +67,7 @@ public enum ClassificationResize: Sendable, Equatable {
 }
 
 /// One classification slice.
-/// Sendable because every stored property is a `let` of a Sendable type (`URL`, `COVIDxSliceName`,
-/// copy-on-write `Tensor`).
-public struct ClassificationSample: @unchecked Sendable {
+public struct ClassificationSample: Sendable {
     /// The file.
     public let url: URL
     /// Its parsed name.

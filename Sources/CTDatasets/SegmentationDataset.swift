@@ -3,9 +3,7 @@ import ImageIO
 import TensorCore
 
 /// One slice of the segmentation layout with its lesion instances (spec §1.1.4).
-/// Sendable because every stored property is a `let` of a Sendable type (`URL`, copy-on-write `Tensor`,
-/// `[LesionInstance]`).
-public struct SegmentationSample: @unchecked Sendable {
+public struct SegmentationSample: Sendable {
     /// The image file.
     public let imageURL: URL
     /// The mask file.

@@ -6,10 +6,7 @@ import TensorCore
 ///
 /// Every level uses the same sizes × aspect ratios (the seed gives identical entries per level), so
 /// there are `sizes.count · aspectRatios.count` anchors per location, 30 with the defaults.
-///
-/// Sendable because `sizes` and `aspectRatios` are `let`s and the shared `cache` guards its entries with
-/// its own lock.
-public struct AnchorGenerator: @unchecked Sendable {
+public struct AnchorGenerator: Sendable {
     /// Anchor sizes (square-root of the area before rounding), in pixels.
     public let sizes: [Float]
     /// Aspect ratios h/w.
