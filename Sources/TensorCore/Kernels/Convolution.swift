@@ -265,9 +265,10 @@ public enum ConvolutionKernels {
         return output
     }
 
-    /// Backward: gradients of input, weight and bias from the output gradient.
-    /// Each is computed only when requested, since frozen layers need only the input gradient.
-    /// `workspace` is the one the forward pass filled, if any.
+    /// Backward: gradients of input, weight and bias from the output gradient, the forward pass in reverse:
+    /// Y = W · col(X) (+ b) gives dW = dY · col(X)ᵀ, dX = col⁻¹(Wᵀ · dY) and db = Σ dY. Each is computed only
+    /// when requested, since frozen layers need only the input gradient. `workspace` is the one the forward
+    /// pass filled, if any.
     public static func backward(outputGradient: Tensor, input: Tensor, weight: Tensor,
                                 stride: Int, padding: Int, dilation: Int,
                                 needsInput: Bool, needsWeight: Bool, needsBias: Bool,
@@ -277,109 +278,102 @@ public enum ConvolutionKernels {
                                       stride: stride, padding: padding, dilation: dilation)
         precondition(outputGradient.shape == [input.shape[0], g.outputChannels, g.outputHeight, g.outputWidth],
                      "conv2d backward: output gradient \(outputGradient.shape) vs input \(input.shape), weight \(weight.shape)")
-        let n = input.shape[0]
-        let (rows, cols, wo) = (g.columnRows, g.columnCount, g.outputWidth)
-        let band = bandRows(g)
-        var inputGradient = needsInput ? Tensor(shape: input.shape) : nil
-        var weightGradient = needsWeight ? Tensor(shape: weight.shape) : nil
-        var biasGradient: Tensor? = nil
-        if needsBias {
-            biasGradient = Tensor(shape: [g.outputChannels]) { b in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    for image in 0..<n {
-                        for o in 0..<g.outputChannels {
-                            let base = dy.baseAddress! + (image * g.outputChannels + o) * cols
-                            var s: Float = 0
-                            for i in 0..<cols { s += base[i] }
-                            b[o] += s
-                        }
-                    }
-                }
-            }
-        }
-        guard needsInput || needsWeight else { return (nil, nil, biasGradient) }
-        if WinogradConvolution.applies(g) {
-            let flops = 2 * Double(n) * Double(g.outputChannels) * Double(cols) * Double(rows)
+        let biasGradient = needsBias ? self.biasGradient(outputGradient, g) : nil
+        if WinogradConvolution.applies(g) && (needsInput || needsWeight) {
+            let flops = 2 * Double(input.shape[0]) * Double(g.outputChannels) * Double(g.columnCount) * Double(g.columnRows)
             count(flops: (needsInput ? flops : 0) + (needsWeight ? flops : 0))
             let gradients = WinogradConvolution.backward(
                 outputGradient: outputGradient, input: input, weight: weight, g, saved: workspace?.winograd,
                 needsInput: needsInput, needsWeight: needsWeight)
             return (gradients.input, gradients.weight, biasGradient)
         }
-        if needsInput, let transposed = transposedForInputGradient(weight, g) {
-            // dX is itself a stride-1 convolution of dY: one GEMM with K = O·kh·kw per band instead of
-            // K = O followed by a col2im scatter (the small-K product ran at about half the speed).
-            inputGradient = forward(input: outputGradient, weight: transposed.weight, bias: nil,
-                                    stride: 1, padding: transposed.padding, dilation: dilation)
-            if !needsWeight { return (inputGradient, nil, biasGradient) }
-            return (inputGradient,
-                    backward(outputGradient: outputGradient, input: input, weight: weight, stride: stride,
-                             padding: padding, dilation: dilation, needsInput: false, needsWeight: true,
-                             needsBias: false).weight,
-                    biasGradient)
-        }
-        var columns = Tensor(uninitializedShape: g.isPointwise ? [0] : [rows, band * wo])
-        input.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                outputGradient.withUnsafeBufferPointer { dy in
-                    columns.withUnsafeMutableBufferPointer { col in
-                        for image in 0..<n {
-                            let xImage = x.baseAddress! + image * g.channels * g.height * g.width
-                            let dyImage = dy.baseAddress! + image * g.outputChannels * cols
-                            let flops = 2 * Double(g.outputChannels) * Double(cols) * Double(rows)
-                            if g.isPointwise {
-                                if needsWeight {
-                                    // dW[O, C] += dY[O, HW] · X[C, HW]ᵀ
-                                    count(flops: flops)
-                                    weightGradient!.withUnsafeMutableBufferPointer { dw in
-                                        MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
-                                                  a: dyImage, lda: cols, b: xImage, ldb: cols,
-                                                  beta: 1, c: dw.baseAddress!, ldc: rows)
-                                    }
-                                }
-                                if needsInput {
-                                    // dX[C, HW] = Wᵀ[C, O] · dY[O, HW]
-                                    count(flops: flops)
-                                    inputGradient!.withUnsafeMutableBufferPointer { dx in
-                                        MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: cols, k: g.outputChannels,
-                                                  a: w.baseAddress!, lda: rows, b: dyImage, ldb: cols,
-                                                  beta: 0, c: dx.baseAddress! + image * g.channels * g.height * g.width,
-                                                  ldc: cols)
-                                    }
-                                }
-                                continue
-                            }
-                            for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
-                                let bandRange = top..<min(g.outputHeight, top + band)
-                                let width = bandRange.count * wo
-                                let dyBand = dyImage + top * wo
-                                if needsWeight {
-                                    // dW[O, CK] += dY[O, band] · col_band[CK, band]ᵀ
-                                    im2col(xImage, g, outputRows: bandRange, into: col.baseAddress!)
-                                    weightGradient!.withUnsafeMutableBufferPointer { dw in
-                                        MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: width,
-                                                  a: dyBand, lda: cols, b: col.baseAddress!, ldb: width,
-                                                  beta: 1, c: dw.baseAddress!, ldc: rows)
-                                    }
-                                }
-                                if needsInput {
-                                    // dCol_band[CK, band] = Wᵀ[CK, O] · dY[O, band], then scatter back.
-                                    inputGradient!.withUnsafeMutableBufferPointer { dx in
-                                        MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: width, k: g.outputChannels,
-                                                  a: w.baseAddress!, lda: rows, b: dyBand, ldb: cols,
-                                                  beta: 0, c: col.baseAddress!, ldc: width)
-                                        col2im(UnsafePointer(col.baseAddress!), g, outputRows: bandRange,
-                                               into: dx.baseAddress! + image * g.channels * g.height * g.width)
-                                    }
-                                }
-                            }
-                            if needsWeight { count(flops: flops) }
-                            if needsInput { count(flops: flops) }
-                        }
+        return (needsInput ? inputGradient(outputGradient, weight: weight, g) : nil,
+                needsWeight ? weightGradient(outputGradient, input: input, weightShape: weight.shape, g) : nil,
+                biasGradient)
+    }
+
+    /// db[o] = Σ over images and pixels of dY[·, o].
+    static func biasGradient(_ outputGradient: Tensor, _ g: Convolution2DGeometry) -> Tensor {
+        let (n, cols) = (outputGradient.shape[0], g.columnCount)
+        return Tensor(shape: [g.outputChannels]) { b in
+            outputGradient.withUnsafeBufferPointer { dy in
+                for image in 0..<n {
+                    for o in 0..<g.outputChannels {
+                        let base = dy.baseAddress! + (image * g.outputChannels + o) * cols
+                        var s: Float = 0
+                        for i in 0..<cols { s += base[i] }
+                        b[o] += s
                     }
                 }
             }
         }
-        return (inputGradient, weightGradient, biasGradient)
+    }
+
+    /// dW[O, CK] = Σ over images and bands of dY[O, band] · col_band[CK, band]ᵀ (pointwise: dY[O, HW] · X[C, HW]ᵀ),
+    /// accumulated image by image, band by band.
+    static func weightGradient(_ outputGradient: Tensor, input: Tensor, weightShape: [Int],
+                               _ g: Convolution2DGeometry) -> Tensor {
+        let n = input.shape[0]
+        let (rows, cols, wo) = (g.columnRows, g.columnCount, g.outputWidth)
+        let band = bandRows(g)
+        let weightGradient = Tensor(shape: weightShape)
+        let columns = Tensor(uninitializedShape: g.isPointwise ? [0] : [rows, band * wo])
+        withExtendedLifetime((outputGradient, input, weightGradient, columns)) {
+            let (dw, col) = (weightGradient.kernelAddress, columns.kernelAddress)
+            for image in 0..<n {
+                let xImage = UnsafePointer(input.kernelAddress) + image * g.channels * g.height * g.width
+                let dyImage = UnsafePointer(outputGradient.kernelAddress) + image * g.outputChannels * cols
+                count(flops: 2 * Double(g.outputChannels) * Double(cols) * Double(rows))
+                if g.isPointwise {
+                    MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: cols,
+                                        a: dyImage, lda: cols, b: xImage, ldb: cols, beta: 1, c: dw, ldc: rows)
+                    continue
+                }
+                for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
+                    let bandRange = top..<min(g.outputHeight, top + band)
+                    let width = bandRange.count * wo
+                    im2col(xImage, g, outputRows: bandRange, into: col)
+                    MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: width,
+                                        a: dyImage + top * wo, lda: cols, b: col, ldb: width, beta: 1, c: dw, ldc: rows)
+                }
+            }
+        }
+        return weightGradient
+    }
+
+    /// dX = col⁻¹(Wᵀ[CK, O] · dY[O, band]) band by band (pointwise: Wᵀ[C, O] · dY[O, HW]); when dX is itself a
+    /// stride-1 convolution of dY, that convolution instead (one GEMM with K = O·kh·kw per band rather than
+    /// K = O followed by a col2im scatter: the small-K product ran at about half the speed).
+    static func inputGradient(_ outputGradient: Tensor, weight: Tensor, _ g: Convolution2DGeometry) -> Tensor {
+        if let transposed = transposedForInputGradient(weight, g) {
+            return forward(input: outputGradient, weight: transposed.weight, bias: nil,
+                           stride: 1, padding: transposed.padding, dilation: g.dilation)
+        }
+        let n = outputGradient.shape[0]
+        let (rows, cols, wo) = (g.columnRows, g.columnCount, g.outputWidth)
+        let band = bandRows(g)
+        let inputGradient = Tensor(shape: [n, g.channels, g.height, g.width])
+        let columns = Tensor(uninitializedShape: g.isPointwise ? [0] : [rows, band * wo])
+        withExtendedLifetime((outputGradient, weight, inputGradient, columns)) {
+            let (w, col) = (UnsafePointer(weight.kernelAddress), columns.kernelAddress)
+            for image in 0..<n {
+                let dyImage = UnsafePointer(outputGradient.kernelAddress) + image * g.outputChannels * cols
+                let dxImage = inputGradient.kernelAddress + image * g.channels * g.height * g.width
+                count(flops: 2 * Double(g.outputChannels) * Double(cols) * Double(rows))
+                if g.isPointwise {
+                    MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: cols, k: g.outputChannels,
+                                        a: w, lda: rows, b: dyImage, ldb: cols, beta: 0, c: dxImage, ldc: cols)
+                    continue
+                }
+                for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
+                    let bandRange = top..<min(g.outputHeight, top + band)
+                    let width = bandRange.count * wo
+                    MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: width, k: g.outputChannels,
+                                        a: w, lda: rows, b: dyImage + top * wo, ldb: cols, beta: 0, c: col, ldc: width)
+                    col2im(UnsafePointer(col), g, outputRows: bandRange, into: dxImage)
+                }
+            }
+        }
+        return inputGradient
     }
 }
