@@ -99,10 +99,10 @@ extension Masknet.Bench {
         @Argument var backbone: String
         @Option var size = 512
         @Option var runs = 5
-        @Option var threads: Int?
+        @OptionGroup var threads: ThreadsOption
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            threads.apply()
             let configuration = try BackboneCommand.parse(backbone)
             let result = BackboneBenchmark(configuration: configuration, imageSize: size, runs: runs).run()
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
@@ -127,7 +127,7 @@ func machineDescription() -> String {
 /// Options every benchmark with a PyTorch reference takes: repetitions, threads, the reference side and output.
 struct BenchOptions: ParsableArguments {
     @Option(help: "Timed repetitions (the median is reported).") var runs = 5
-    @Option(help: "Threads for our kernels and for the reference side (default: all cores).") var threads: Int?
+    @OptionGroup var threads: ThreadsOption
     @Option(help: "A Python with torch and torchvision; runs this benchmark's Tools/bench_*_torch.py script for the reference side.")
     var python: String?
     @Option(help: "Folder of the reference scripts (default: the Tools folder of the checkout this binary was built in).")
@@ -136,11 +136,10 @@ struct BenchOptions: ParsableArguments {
 
     func validate() throws {
         guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
     }
 
     /// Applies `--threads` to our kernels (OpenBLAS stays single-threaded; see `BLAS`).
     func applyThreads() {
-        if let threads { ThreadingConfiguration.workerCount = threads }
+        threads.apply()
     }
 }

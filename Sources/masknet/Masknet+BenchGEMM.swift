@@ -11,16 +11,16 @@ extension Masknet.Bench {
             abstract: "GFLOP/s of masknet's GEMM, OpenBLAS (its own pick and Haswell) and the measured FMA peak.")
 
         @Option(help: "Timed repetitions (the median is reported).") var runs = 5
-        @Option(help: "Threads (default: all cores).") var threads: Int?
+        @OptionGroup var threads: ThreadsOption
         @Flag(help: "Print JSON instead of a table.") var json = false
 
         func validate() throws {
             guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
-            if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
         }
 
         func run() throws {
-            let workers = threads ?? ThreadingConfiguration.workerCount
+            threads.apply()
+            let workers = ThreadingConfiguration.workerCount
             // Each backend runs in its own process: OpenBLAS reads OPENBLAS_CORETYPE only when it loads.
             var environment = ProcessInfo.processInfo.environment
             var sides: [(label: String, result: GEMMWorker.Result)] = []
@@ -74,7 +74,7 @@ extension Masknet.Bench {
     struct GEMMWorker: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "gemm-worker", shouldDisplay: false)
         @Option var runs = 5
-        @Option var threads: Int?
+        @OptionGroup var threads: ThreadsOption
 
         struct Result: Codable {
             var backend: String
@@ -82,7 +82,7 @@ extension Masknet.Bench {
         }
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            threads.apply()
             let rates = GEMMBenchmark.modelShapes.map { GEMMBenchmark.gigaflops($0, runs: runs) }
             let result = Result(backend: MatrixMultiply.backend.description, gigaflops: rates)
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))

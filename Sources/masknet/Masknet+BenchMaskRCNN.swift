@@ -72,10 +72,10 @@ extension Masknet.Bench {
         @Argument var model: String
         @Option var size = 512
         @Option var runs = 5
-        @Option var threads: Int?
+        @OptionGroup var threads: ThreadsOption
 
         func run() throws {
-            if let threads { ThreadingConfiguration.workerCount = threads }
+            threads.apply()
             let backbone = try BackboneCommand.parse(model)
             let configuration = MaskRCNNConfiguration(backbone: backbone, maskType: .merge)
             let result = MaskRCNNBenchmark(configuration: configuration, runs: runs).run(imageSize: size)

@@ -25,7 +25,7 @@ extension Masknet {
         @Option(name: .long, help: "Stages run at once (default 1; with --executor slurm, the profile's max_jobs_in_queue).") var jobs: Int?
         @Option(name: .long, help: "Where stages execute: local (in this process), process (each as a `masknet stage exec` child: a crash fails only its stage) or slurm (each as a Slurm job; see --profile).")
         var executor: String?
-        @Option(name: .long, help: "Worker threads for the kernels (default: $MASKNET_THREADS, else all cores); results do not depend on it.") var threads: Int?
+        @OptionGroup var threads: ThreadsOption
         @Flag(name: .long, help: "After a failure, continue with stages that do not depend on it.") var keepGoing = false
         @Option(name: .customLong("set"), help: "Override a parameter: stage.param=value, param=value (shared) or seed=N; repeatable.") var overrides: [String] = []
         @Option(name: .long, help: "Also write the JUnit XML report here.") var junit: String?
@@ -38,14 +38,10 @@ extension Masknet {
         func validate() throws {
             if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
             if let executor, !["local", "process", "slurm"].contains(executor) { throw ValidationError("--executor must be local, process or slurm, not '\(executor)'") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
 
         func run() throws {
-            if let threads {
-                ThreadingConfiguration.workerCount = threads
-                setenv(ThreadingConfiguration.threadsVariable, String(threads), 1)   // for command stages
-            }
+            threads.apply()
             let graph = try loadGraph(pipeline, overrides: overrides)
             let store = try storeOptions.open()
             let baselineSnapshot: MetricsSnapshot?
