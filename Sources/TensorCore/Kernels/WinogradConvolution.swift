@@ -307,11 +307,11 @@ public enum WinogradConvolution {
     }
 
     /// The 36 per-point products C[ξ] = op(A[ξ]) · op(B[ξ]) (+ C[ξ] when accumulating), spread over the workers
-    /// one point at a time. Point ξ's matrices start ξ·m·k, ξ·k·n and ξ·m·n floats in, with the given row strides.
+    /// one point at a time. Each operand is `[36, stored rows, ld]`: point ξ's matrix starts ξ · stored rows · ld
+    /// floats in, where the stored rows are op's rows or columns as the transpose says.
     static func multiplyPoints(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
                                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                                accumulate: Bool, into c: UnsafeMutablePointer<Float>, ldc: Int) {
-        // Strides between points: each operand is [36, rows, ld] with `ld` its row stride.
         let aPoint = (transposeA ? k : m) * lda, bPoint = (transposeB ? n : k) * ldb, cPoint = m * ldc
         parallelFor(points) { xi in
             MatrixMultiply.serialGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
