@@ -27,8 +27,8 @@ final class LiveProgressTests: XCTestCase {
         if let workspace { try? FileManager.default.removeItem(at: workspace) }
     }
 
-    /// `epochs` epochs of a tiny Mask R-CNN on 96² slices (`count` generated, two thirds for training): a few
-    /// seconds per epoch here.
+    /// `epochs` epochs of a tiny Mask R-CNN on 96² slices (`count` generated, two thirds for training): a
+    /// second or two per epoch with 6 slices.
     func pipeline(_ name: String, count: Int = 6, epochs: Int = 3) throws -> String {
         let url = workspace.appendingPathComponent("\(name).yaml")
         try """
@@ -51,7 +51,10 @@ final class LiveProgressTests: XCTestCase {
 
     func testASlurmRunShowsQueuedRunningOnNodeAndEpochsWithETA() throws {
         _ = try SlurmTestCluster.environment()
-        let result = try MasknetProcess.run(["run", try pipeline("progress-slurm-\(UUID().uuidString.prefix(6).lowercased())"),
+        // 30 slices (20 to train on): the training must outlast a few of the driver's polls (at most 1 s
+        // apart) for one of them to find an epoch in the progress file; with 6 slices the whole job took 1.75 s
+        // on CI and no poll landed inside it.
+        let result = try MasknetProcess.run(["run", try pipeline("progress-slurm-\(UUID().uuidString.prefix(6).lowercased())", count: 30),
                                              "--store", workspace.appendingPathComponent("store").path, "--executor", "slurm",
                                              "--profile", workspace.appendingPathComponent("profile.yaml").path], in: workspace, timeout: 400)
         XCTAssertEqual(result.status, 0, result.error)
@@ -62,7 +65,7 @@ final class LiveProgressTests: XCTestCase {
     }
 
     func testAProcessRunShowsEpochsFromTheProgressFile() throws {
-        let result = try MasknetProcess.run(["run", try pipeline("progress-process-\(UUID().uuidString.prefix(6).lowercased())"),
+        let result = try MasknetProcess.run(["run", try pipeline("progress-process-\(UUID().uuidString.prefix(6).lowercased())", count: 30),
                                              "--store", workspace.appendingPathComponent("store").path, "--executor", "process"],
                                             in: workspace, timeout: 400)
         XCTAssertEqual(result.status, 0, result.error)
