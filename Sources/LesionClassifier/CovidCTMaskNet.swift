@@ -29,6 +29,10 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// label S cannot tell a confident GGO row from a confident consolidation row, which is what separates
     /// COVID-19 from common pneumonia; the better the detector, the less its scores leak the class.
     public var rowClassColumns = false
+    /// How each ranked row's score reaches S: the softmax probability (the seed) or on a log scale. Most
+    /// rows of a slice score near 0, so a weak lesion (0.02) and a clean control (0.001) differ by
+    /// hundredths beside raw deltas of order 1, a difference S barely sees; on the log scale by 0.3.
+    public var scoreEncoding = RankedScoreEncoding.probability
 
     /// Columns of one ranked row given to S: score, 4 raw deltas and, with `rowClassColumns`, one per lesion class.
     public var rankedRowWidth: Int { 5 + (rowClassColumns ? detector.classCount - 1 : 0) }
@@ -51,11 +55,11 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case detector, roiBatchSize, features, roiNMSThreshold, trainDownsampleBatchNorm, trainBatchNormAffine
-        case trainBoxPredictor, rowClassColumns
+        case trainBoxPredictor, rowClassColumns, scoreEncoding
     }
 
-    /// Checkpoints written before `trainBatchNormAffine`, `trainBoxPredictor` and `rowClassColumns` existed
-    /// trained the seed's set on the seed's rows.
+    /// Checkpoints written before `trainBatchNormAffine`, `trainBoxPredictor`, `rowClassColumns` and
+    /// `scoreEncoding` existed trained the seed's set on the seed's rows.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         detector = try container.decode(MaskRCNNConfiguration.self, forKey: .detector)
@@ -66,6 +70,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         trainBatchNormAffine = try container.decodeIfPresent(Bool.self, forKey: .trainBatchNormAffine) ?? true
         trainBoxPredictor = try container.decodeIfPresent(Bool.self, forKey: .trainBoxPredictor) ?? false
         rowClassColumns = try container.decodeIfPresent(Bool.self, forKey: .rowClassColumns) ?? false
+        scoreEncoding = try container.decodeIfPresent(RankedScoreEncoding.self, forKey: .scoreEncoding) ?? .probability
     }
 
     /// Writes the options added later only when they differ from the seed's, so checkpoints of the seed's
@@ -80,6 +85,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         if !trainBatchNormAffine { try container.encode(false, forKey: .trainBatchNormAffine) }
         if trainBoxPredictor { try container.encode(true, forKey: .trainBoxPredictor) }
         if rowClassColumns { try container.encode(true, forKey: .rowClassColumns) }
+        if scoreEncoding != .probability { try container.encode(scoreEncoding, forKey: .scoreEncoding) }
     }
 
     /// Checkpoint metadata (Appendix D/B15).
@@ -123,7 +129,8 @@ public final class CovidCTMaskNet {
                                                     features: configuration.features, generator: &generator)
         extraction = RankedBoxExtraction(roiBatchSize: configuration.roiBatchSize,
                                          nmsThreshold: configuration.roiNMSThreshold,
-                                         classColumns: configuration.rankedRowWidth - 5)
+                                         classColumns: configuration.rankedRowWidth - 5,
+                                         scoreEncoding: configuration.scoreEncoding)
     }
 
     /// Class logits `[1, 3]` for one image `[3, H, W]` in [0, 1]. The detector always runs in eval mode

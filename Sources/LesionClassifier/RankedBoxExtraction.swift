@@ -1,3 +1,4 @@
+import Foundation
 import NeuralNetwork
 import ObjectDetection
 import TensorCore
@@ -12,6 +13,17 @@ public struct RankedBoxes {
     public var survivorCount: Int
     /// The candidate behind each of the D rows (indices into the survivors, descending score), for tests.
     public var slotSurvivors: [Int]
+}
+
+/// How a ranked row's score column encodes the softmax probability p of its class.
+public enum RankedScoreEncoding: String, Codable, CaseIterable, Sendable {
+    /// p itself (the seed).
+    case probability
+    /// log(1 + p/ε) / log(1 + 1/ε), ε = `RankedBoxExtraction.logScoreFloor`: still 0 for p = 0 and 1 for
+    /// p = 1, but p = 0.001, 0.02 and 0.5 become 0.26, 0.58 and 0.93, so the many near-zero scores of a
+    /// slice stay apart by orders of magnitude instead of by hundredths. (A plain log(p + ε) in [−9.2, 0]
+    /// gave S inputs of −9 on most rows and a first loss of 60–110 instead of about 1.)
+    case log
 }
 
 /// One candidate that survived per-class NMS: the proposal it came from and its class (1…n_c−1).
@@ -42,18 +54,26 @@ public struct RankedBoxExtraction {
     public let nmsThreshold: Float
     /// One-hot class columns after the 5 seed columns: 0 in the seed, n_c − 1 with the row-class option.
     public let classColumns: Int
+    /// What the score column holds.
+    public let scoreEncoding: RankedScoreEncoding
+
+    /// ε of the log encoding: scores below it all map to about 0 (what a softmax gives a clear background).
+    public static let logScoreFloor: Float = 1e-4
 
     /// Columns per row.
     public var rowWidth: Int { 5 + classColumns }
 
     /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`, each row followed by
-    /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0.
-    public init(roiBatchSize: Int, nmsThreshold: Float, classColumns: Int = 0) {
+    /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0, the score encoded as
+    /// `scoreEncoding` says.
+    public init(roiBatchSize: Int, nmsThreshold: Float, classColumns: Int = 0,
+                scoreEncoding: RankedScoreEncoding = .probability) {
         precondition(roiBatchSize > 0, "the classifier needs D ≥ 1 ranked rows, got \(roiBatchSize)")
         precondition(classColumns >= 0, "class columns cannot be negative, got \(classColumns)")
         self.roiBatchSize = roiBatchSize
         self.nmsThreshold = nmsThreshold
         self.classColumns = classColumns
+        self.scoreEncoding = scoreEncoding
     }
 
     /// `logits [R, n_c]`, `deltas [R, 4·n_c]` of the box predictor over `proposals [R, 4]` → `[D, w]` rows.
@@ -83,14 +103,16 @@ public struct RankedBoxExtraction {
     /// rows (B6).
     public func rows(logits: Variable, deltas: Variable, survivors: [RankedSurvivor], slots: [Int]) -> RankedBoxes {
         guard !survivors.isEmpty else {
-            // k = 0: D zero rows, never a crash (Appendix D/B6). S still sees its biases' response.
+            // k = 0: D zero rows, never a crash (Appendix D/B6). S still sees its biases' response. (Both
+            // encodings give a zero score 0.)
             return RankedBoxes(rows: Variable(Tensor(shape: [roiBatchSize, rowWidth])), survivorCount: 0, slotSurvivors: [])
         }
         precondition(slots.count == roiBatchSize && slots.allSatisfy { $0 >= 0 && $0 < survivors.count },
                      "rows needs \(roiBatchSize) slots indexing \(survivors.count) survivors, got \(slots)")
         let proposalRows = slots.map { survivors[$0].proposal }
         let labels = slots.map { survivors[$0].label }
-        let scores = gatherBlocks(softmaxRows(logits), rows: proposalRows, blocks: labels, blockWidth: 1)  // [D, 1]
+        var scores = gatherBlocks(softmaxRows(logits), rows: proposalRows, blocks: labels, blockWidth: 1)  // [D, 1]
+        if scoreEncoding == .log { scores = logCompress(scores, floor: Self.logScoreFloor) }
         let rawDeltas = gatherBlocks(deltas, rows: proposalRows, blocks: labels, blockWidth: 4)            // [D, 4]
         var columns = [scores, rawDeltas]
         if classColumns > 0 { columns.append(Variable(classOneHot(labels))) }

@@ -45,11 +45,13 @@ public enum WeightTransfer {
     ///   - trainBatchNormAffine: train the BN affine parameters beside S (the seed's set); false trains S alone.
     ///   - trainBoxPredictor: also train the RoI box predictor.
     ///   - rowClassColumns: give S each ranked row's lesion class as one-hot columns (not in the seed).
+    ///   - scoreEncoding: the ranked rows' score column as the probability (the seed) or its logarithm.
     /// - Throws: `ClassifierSetupError` naming the file and every problem.
     public static func classifier(fromSegmentation checkpoint: SafeTensorsFile, roiBatchSize: Int, features: Int,
                                   expected: MaskRCNNConfiguration?, seed: UInt64, roiNMSThreshold: Float = 0.75,
                                   trainDownsampleBatchNorm: Bool = false, trainBatchNormAffine: Bool = true,
-                                  trainBoxPredictor: Bool = false, rowClassColumns: Bool = false) throws
+                                  trainBoxPredictor: Bool = false, rowClassColumns: Bool = false,
+                                  scoreEncoding: RankedScoreEncoding = .probability) throws
         -> (model: CovidCTMaskNet, report: WeightTransferReport) {
         if checkpoint.metadata["format"] == "masknet-classifier" {
             throw ClassifierSetupError(file: checkpoint.source, problems: [
@@ -69,6 +71,7 @@ public enum WeightTransfer {
         configuration.trainBatchNormAffine = trainBatchNormAffine
         configuration.trainBoxPredictor = trainBoxPredictor
         configuration.rowClassColumns = rowClassColumns
+        configuration.scoreEncoding = scoreEncoding
         let model = CovidCTMaskNet(configuration: configuration, seed: seed)
         let report = try model.parameters.load(from: checkpoint.removing(prefix: "optimizer."), strict: false)
         let fresh = report.missing

@@ -16,6 +16,8 @@ struct TransferWeightsStage: StageKind {
                       description: "Per-class NMS of the classifier RoI head (roi_nms_th)."),
         ParameterSpec("row_class_columns", .boolean, default: false,
                       description: "Give S each ranked row's lesion class as one-hot columns after [score, dx, dy, dw, dh] (the seed gives none): rows interleave GGO and consolidation in score order, and the class is what tells COVID-19 from common pneumonia."),
+        ParameterSpec("score_encoding", .choice(RankedScoreEncoding.allCases.map(\.rawValue)), default: "probability",
+                      description: "The ranked rows' score column: the softmax probability p (the seed) or log: log(1 + p/ε)/log(1 + 1/ε) with ε = 1e-4, still 0 at p = 0 and 1 at p = 1, which keeps a weak lesion's 0.02 apart from a clean slice's 0.001 (0.58 against 0.26, instead of 0.02 against 0.001 beside raw deltas of order 1)."),
     ]
     let inputSlots = [InputSlot("checkpoint", description: "A segmentation checkpoint.")]
     let determinism = Determinism.seeded
@@ -27,7 +29,8 @@ struct TransferWeightsStage: StageKind {
         let report = try WeightTransferWorkflow.run(
             segmentationCheckpoint: StageSupport.input(context, "checkpoint"), roiBatchSize: p.int("roi_batch_size"),
             features: p.int("s_features"), seed: context.seed, roiNMSThreshold: Float(p.double("roi_nms_threshold")),
-            rowClassColumns: p.bool("row_class_columns"), outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
+            rowClassColumns: p.bool("row_class_columns"),
+            scoreEncoding: RankedScoreEncoding(rawValue: p.string("score_encoding"))!, outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
         context.log("copied \(report.copied.count) tensors, dropped \(report.dropped.count) (mask branch), initialised \(report.freshlyInitialised.count) (S)")
         return StageResult(metrics: ["copied_tensors": Double(report.copied.count), "dropped_tensors": Double(report.dropped.count),
                                      "initialised_tensors": Double(report.freshlyInitialised.count)])

@@ -1,3 +1,4 @@
+import Foundation
 import CTDatasets
 import LesionClassifier
 import NeuralNetwork
@@ -211,5 +212,43 @@ final class ClassifierParityTests: XCTestCase {
 
         let empty = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: [], slots: [])
         XCTAssertEqual(empty.rows.shape, [d, width], "k = 0 gives D zero rows of the widened width")
+    }
+
+    /// `score_encoding: log`: the score column is log(1 + p/ε) / log(1 + 1/ε) of the seed's score p, every
+    /// other column is the seed's, and the gradient reaching the class logits is the seed's scaled by
+    /// 1 / ((ε + p) · log(1 + 1/ε)) on the score column — checked by handing the log rows an upstream of
+    /// g·(ε + p)·log(1 + 1/ε), which must reproduce the fixture's gradients as the seed's rows do with g.
+    func testLogScoreEncodingIsTheLogOfTheSeedsScoreWithTheSameOtherColumnsAndChainRuleGradients() throws {
+        let fixture = try classifierFixture("ranked_boxes_many")
+        let (seedExtraction, heads, image) = try extractionSetup(fixture)
+        let extraction = RankedBoxExtraction(roiBatchSize: seedExtraction.roiBatchSize, nmsThreshold: seedExtraction.nmsThreshold,
+                                             scoreEncoding: .log)
+        let d = extraction.roiBatchSize, epsilon = RankedBoxExtraction.logScoreFloor
+        let range = Foundation.log1p(1 / epsilon)
+        let classLogits = try fixture.float("class_logits"), deltas = try fixture.float("deltas")
+        let survivors = extraction.survivors(logits: classLogits, deltas: deltas, proposals: try fixture.float("proposals"),
+                                             image: image, roiHeads: heads)
+        let slots = try fixture.ints("slots")
+        let tape = GradientTape()
+        let trackedLogits = tape.watch(classLogits), trackedDeltas = tape.watch(deltas)
+        let ranked = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: survivors, slots: slots)
+        XCTAssertEqual(ranked.rows.shape, [d, 5])
+        let expectedRows = try fixture.float("rows").scalars, rows = ranked.rows.value.scalars
+        var upstream = try fixture.float("upstream").scalars
+        for position in 0..<d {
+            let p = expectedRows[5 * position]
+            XCTAssertEqual(rows[5 * position], Foundation.log1p(p / epsilon) / range, accuracy: 1e-5,
+                           "row \(position): the seed's score \(p) on the log scale")
+            XCTAssertTrue((0...1).contains(rows[5 * position]))
+            XCTAssertEqual(Array(rows[(5 * position + 1)..<(5 * position + 5)]),
+                           Array(expectedRows[(5 * position + 1)..<(5 * position + 5)]), "row \(position): the seed's deltas")
+            upstream[5 * position] *= (p + epsilon) * range
+        }
+        tape.backward(from: ranked.rows, seed: Tensor(shape: [d, 5], scalars: upstream))
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedLogits)), try fixture.float("class_logits_grad"), "∂rows/∂class logits")
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedDeltas)), try fixture.float("deltas_grad"), "∂rows/∂deltas")
+
+        let empty = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: [], slots: []).rows.value
+        XCTAssertEqual(empty.scalars, [Float](repeating: 0, count: d * 5), "k = 0: zero rows, a zero score being 0 on the log scale too")
     }
 }

@@ -164,6 +164,32 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
     }
 
+    func testLogScoreEncodingTrainsAndIsRecordedOnlyWhenOn() throws {
+        let folder = try Support.scratchFolder(self)
+        let configuration = Support.detector(maskType: .both)
+        let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
+        let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
+                                                       expected: configuration, seed: 2, scoreEncoding: .log)
+        XCTAssertEqual(model.extraction.scoreEncoding, .log)
+        let json = canonicalJSONString(model.configuration)
+        XCTAssertTrue(json.contains("\"scoreEncoding\":\"log\""), json)
+        var seed = model.configuration
+        seed.scoreEncoding = .probability
+        XCTAssertFalse(canonicalJSONString(seed).contains("scoreEncoding"), "the seed's rows keep the bytes written before the option")
+
+        var settings = ClassifierTrainingConfiguration()
+        settings.epochs = 1
+        settings.batchSize = 2
+        settings.seed = 3
+        let trainer = ClassifierTrainer(model: model, configuration: settings)
+        try trainer.train(training: Support.source(count: 4), validation: nil, checkpoint: nil)
+        XCTAssertTrue(trainer.history[0].trainLoss.isFinite)
+        let path = folder.appendingPathComponent("classifier.safetensors")
+        try model.parameters.stateDictionary(metadata: model.configuration.metadata()).write(to: path)
+        let reloaded = try WeightTransfer.classifier(fromClassifier: try SafeTensorsFile.read(path), roiBatchSize: 8, features: 16)
+        XCTAssertEqual(reloaded.extraction.scoreEncoding, .log, "a classifier checkpoint keeps its score encoding")
+    }
+
     func testDownsampleBatchNormTrainsWhenAsked() throws {
         let (before, model, _) = try trainAFewSteps(downsample: true)
         XCTAssertTrue(model.configuration.trainDownsampleBatchNorm)

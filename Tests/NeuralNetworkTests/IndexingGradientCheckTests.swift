@@ -24,6 +24,14 @@ final class IndexingGradientCheckTests: XCTestCase {
         GradientCheck().check([randomTensor([2, 3, 4], seed: 208)]) { v in reshape(v[0], [4, -1]) }
     }
 
+    func testLogCompressGradientAndEnds() {
+        // Inputs and ε keep (x + ε) ≥ 0.3: central differences with h = 1e-2 stay within the check's tolerance
+        // there (the truncation error grows as 1 / (x + ε)²).
+        GradientCheck().check([randomTensor([4, 3], 0.1, 1, seed: 209)]) { v in logCompress(v[0], floor: 0.2) }
+        XCTAssertEqual(logCompress(Variable(Tensor(shape: [3], scalars: [0, 1, 0.001])), floor: 1e-4).value.scalars[0...1], [0, 1])
+        XCTAssertEqual(logCompress(Variable(Tensor(shape: [1], scalars: [0.001])), floor: 1e-4).value.scalars[0], 0.2603, accuracy: 1e-4)
+    }
+
     /// softmaxRows followed by nothing else must agree with the probabilities inside softmaxCrossEntropy:
     /// −log softmax[label] summed equals the summed cross-entropy.
     func testSoftmaxRowsAgreesWithCrossEntropy() {
