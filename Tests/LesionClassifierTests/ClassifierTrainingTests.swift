@@ -149,6 +149,15 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertFalse(canonicalJSONString(seed).contains("rowClassColumns"), "the seed's rows keep the bytes written before the option")
 
         let before = Support.snapshot(model.parameters)
+        let reloaded = try trainOneEpochAndReload(model, in: folder)
+        XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
+                                            before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
+        XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
+    }
+
+    /// One epoch of 2-image batches on 4 slices (its loss must be finite), then the model written as a
+    /// classifier checkpoint and read back.
+    private func trainOneEpochAndReload(_ model: CovidCTMaskNet, in folder: URL) throws -> CovidCTMaskNet {
         var settings = ClassifierTrainingConfiguration()
         settings.epochs = 1
         settings.batchSize = 2
@@ -156,12 +165,9 @@ final class ClassifierTrainingTests: XCTestCase {
         let trainer = ClassifierTrainer(model: model, configuration: settings)
         try trainer.train(training: Support.source(count: 4), validation: nil, checkpoint: nil)
         XCTAssertTrue(trainer.history[0].trainLoss.isFinite)
-        XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
-                                            before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
         let path = folder.appendingPathComponent("classifier.safetensors")
         try model.parameters.stateDictionary(metadata: model.configuration.metadata()).write(to: path)
-        let reloaded = try WeightTransfer.classifier(fromClassifier: try SafeTensorsFile.read(path), roiBatchSize: 8, features: 16)
-        XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
+        return try WeightTransfer.classifier(fromClassifier: try SafeTensorsFile.read(path), roiBatchSize: 8, features: 16)
     }
 
     func testLogScoreEncodingTrainsAndIsRecordedOnlyWhenOn() throws {
@@ -177,16 +183,7 @@ final class ClassifierTrainingTests: XCTestCase {
         seed.scoreEncoding = .probability
         XCTAssertFalse(canonicalJSONString(seed).contains("scoreEncoding"), "the seed's rows keep the bytes written before the option")
 
-        var settings = ClassifierTrainingConfiguration()
-        settings.epochs = 1
-        settings.batchSize = 2
-        settings.seed = 3
-        let trainer = ClassifierTrainer(model: model, configuration: settings)
-        try trainer.train(training: Support.source(count: 4), validation: nil, checkpoint: nil)
-        XCTAssertTrue(trainer.history[0].trainLoss.isFinite)
-        let path = folder.appendingPathComponent("classifier.safetensors")
-        try model.parameters.stateDictionary(metadata: model.configuration.metadata()).write(to: path)
-        let reloaded = try WeightTransfer.classifier(fromClassifier: try SafeTensorsFile.read(path), roiBatchSize: 8, features: 16)
+        let reloaded = try trainOneEpochAndReload(model, in: folder)
         XCTAssertEqual(reloaded.extraction.scoreEncoding, .log, "a classifier checkpoint keeps its score encoding")
     }
 
