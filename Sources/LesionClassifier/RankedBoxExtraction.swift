@@ -20,7 +20,7 @@ public enum RankedScoreEncoding: String, Codable, CaseIterable, Sendable {
     /// p itself (the seed).
     case probability
     /// log(1 + p/ε) / log(1 + 1/ε), ε = `RankedBoxExtraction.logScoreFloor`: still 0 for p = 0 and 1 for
-    /// p = 1, but p = 0.001, 0.02 and 0.5 become 0.26, 0.58 and 0.93, so the many near-zero scores of a
+    /// p = 1, but p = 0.001, 0.02 and 0.5 become 0.26, 0.58 and 0.92, so the many near-zero scores of a
     /// slice stay apart by orders of magnitude instead of by hundredths. (A plain log(p + ε) in [−9.2, 0]
     /// gave S inputs of −9 on most rows and a first loss of 60–110 instead of about 1.)
     case log

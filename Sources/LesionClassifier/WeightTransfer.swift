@@ -45,7 +45,7 @@ public enum WeightTransfer {
     ///   - trainBatchNormAffine: train the BN affine parameters beside S (the seed's set); false trains S alone.
     ///   - trainBoxPredictor: also train the RoI box predictor.
     ///   - rowClassColumns: give S each ranked row's lesion class as one-hot columns (not in the seed).
-    ///   - scoreEncoding: the ranked rows' score column as the probability (the seed) or its logarithm.
+    ///   - scoreEncoding: the ranked rows' score column as the probability (the seed) or on a log scale.
     /// - Throws: `ClassifierSetupError` naming the file and every problem.
     public static func classifier(fromSegmentation checkpoint: SafeTensorsFile, roiBatchSize: Int, features: Int,
                                   expected: MaskRCNNConfiguration?, seed: UInt64, roiNMSThreshold: Float = 0.75,

@@ -46,9 +46,10 @@ public func relu(_ x: Variable) -> Variable {
 /// values between ε and 1 that differ by orders of magnitude differ by similar steps. The backward scales
 /// the gradient by 1 / ((ε + x) · log(1 + 1/ε)). Used on small tensors only (a score column), so plain arrays.
 public func logCompress(_ x: Variable, floor epsilon: Float) -> Variable {
+    let inputs = x.value.scalars, shape = x.shape
     precondition(epsilon > 0, "logCompress needs ε > 0, got \(epsilon)")
-    precondition(x.value.scalars.allSatisfy { $0 >= 0 }, "logCompress needs x ≥ 0 everywhere")
-    let scale = 1 / Foundation.log1p(1 / epsilon), shape = x.shape, inputs = x.value.scalars
+    precondition(inputs.allSatisfy { $0 >= 0 }, "logCompress needs x ≥ 0 everywhere")
+    let scale = 1 / Foundation.log1p(1 / epsilon)
     let output = inputs.map { Foundation.log1p($0 / epsilon) * scale }
     return Variable.result(Tensor(shape: shape, scalars: output), inputs: [x]) { gradient in
         [Tensor(shape: shape, scalars: zip(gradient.scalars, inputs).map { $0 * scale / (epsilon + $1) })]
