@@ -170,7 +170,8 @@ public final class PipelineRunner: @unchecked Sendable {
                         changed = true
                         continue
                     }
-                    guard ready, !stopNew, !Task.isCancelled, inFlight.count + batch.count < jobs else { continue }
+                    // A batched job is already in `inFlight`: counting the batch too let `--jobs 2` run one stage at a time.
+                    guard ready, !stopNew, !Task.isCancelled, inFlight.count < jobs else { continue }
                     var upstream: [String: [String: Artifact]] = [:]
                     for d in s.dependencies { if case .done(let o)? = states[d] { upstream[d] = o } }
                     let isForced = forced.contains(s.name)

@@ -294,6 +294,29 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(records.map { $0.computed.count }.reduce(0, +), 5)
     }
 
+    /// `--jobs N` keeps N independent stages in flight, never more (each logs its start and end).
+    func testJobsRunsThatManyIndependentStagesAtOnce() throws {
+        let ws = try Workspace()
+        let log = ws.root.appendingPathComponent("events")
+        let text = """
+        pipeline: j
+        stages:
+        \((0..<4).map { i in "  s\(i): {kind: command, params: {run: 'echo + >> \"\(log.path)\"; sleep 0.4; echo - >> \"\(log.path)\"; echo \(i) > out', outputs: [out]}}" }.joined(separator: "\n"))
+        """
+        for jobs in [1, 2, 3] {
+            try? FileManager.default.removeItem(at: log)
+            var options = RunOptions(); options.jobs = jobs; options.force = ["s0", "s1", "s2", "s3"]
+            let (record, _) = try ws.run(text, options: options)
+            XCTAssertEqual(record.exitCode, 0)
+            var running = 0, most = 0
+            for event in try String(contentsOf: log, encoding: .utf8).split(separator: "\n") {
+                running += event == "+" ? 1 : -1
+                most = max(most, running)
+            }
+            XCTAssertEqual(most, jobs, "--jobs \(jobs): stages in flight at once")
+        }
+    }
+
     func testGatesExitCodeAndJUnit() throws {
         let ws = try Workspace()
         let text = """
