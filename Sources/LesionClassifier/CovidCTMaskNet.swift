@@ -34,6 +34,12 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// hundredths beside raw deltas of order 1, a difference S barely sees; on the log scale by 0.3.
     public var scoreEncoding = RankedScoreEncoding.probability
 
+    /// `rowClassColumns` and `scoreEncoding` as one value.
+    public var rankedRows: RankedRowLayout {
+        get { RankedRowLayout(classColumns: rowClassColumns, scoreEncoding: scoreEncoding) }
+        set { (rowClassColumns, scoreEncoding) = (newValue.classColumns, newValue.scoreEncoding) }
+    }
+
     /// Columns of one ranked row given to S: score, 4 raw deltas and, with `rowClassColumns`, one per lesion class.
     public var rankedRowWidth: Int { 5 + (rowClassColumns ? detector.classCount - 1 : 0) }
 

@@ -44,14 +44,12 @@ public enum WeightTransfer {
     ///   - trainDownsampleBatchNorm: also train the downsample BN affine parameters (B10).
     ///   - trainBatchNormAffine: train the BN affine parameters beside S (the seed's set); false trains S alone.
     ///   - trainBoxPredictor: also train the RoI box predictor.
-    ///   - rowClassColumns: give S each ranked row's lesion class as one-hot columns (not in the seed).
-    ///   - scoreEncoding: the ranked rows' score column as the probability (the seed) or on a log scale.
+    ///   - rankedRows: what S's ranked rows hold besides the seed's columns (class columns, score encoding).
     /// - Throws: `ClassifierSetupError` naming the file and every problem.
     public static func classifier(fromSegmentation checkpoint: SafeTensorsFile, roiBatchSize: Int, features: Int,
                                   expected: MaskRCNNConfiguration?, seed: UInt64, roiNMSThreshold: Float = 0.75,
                                   trainDownsampleBatchNorm: Bool = false, trainBatchNormAffine: Bool = true,
-                                  trainBoxPredictor: Bool = false, rowClassColumns: Bool = false,
-                                  scoreEncoding: RankedScoreEncoding = .probability) throws
+                                  trainBoxPredictor: Bool = false, rankedRows: RankedRowLayout = .seed) throws
         -> (model: CovidCTMaskNet, report: WeightTransferReport) {
         if checkpoint.metadata["format"] == "masknet-classifier" {
             throw ClassifierSetupError(file: checkpoint.source, problems: [
@@ -70,8 +68,7 @@ public enum WeightTransfer {
         configuration.trainDownsampleBatchNorm = trainDownsampleBatchNorm
         configuration.trainBatchNormAffine = trainBatchNormAffine
         configuration.trainBoxPredictor = trainBoxPredictor
-        configuration.rowClassColumns = rowClassColumns
-        configuration.scoreEncoding = scoreEncoding
+        configuration.rankedRows = rankedRows
         let model = CovidCTMaskNet(configuration: configuration, seed: seed)
         let report = try model.parameters.load(from: checkpoint.removing(prefix: "optimizer."), strict: false)
         let fresh = report.missing

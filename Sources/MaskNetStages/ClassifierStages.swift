@@ -29,8 +29,8 @@ struct TransferWeightsStage: StageKind {
         let report = try WeightTransferWorkflow.run(
             segmentationCheckpoint: StageSupport.input(context, "checkpoint"), roiBatchSize: p.int("roi_batch_size"),
             features: p.int("s_features"), seed: context.seed, roiNMSThreshold: Float(p.double("roi_nms_threshold")),
-            rowClassColumns: p.bool("row_class_columns"),
-            scoreEncoding: RankedScoreEncoding(rawValue: p.string("score_encoding"))!,
+            rankedRows: RankedRowLayout(classColumns: p.bool("row_class_columns"),
+                                        scoreEncoding: RankedScoreEncoding(rawValue: p.string("score_encoding"))!),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
         context.log("copied \(report.copied.count) tensors, dropped \(report.dropped.count) (mask branch), initialised \(report.freshlyInitialised.count) (S)")
         return StageResult(metrics: ["copied_tensors": Double(report.copied.count), "dropped_tensors": Double(report.dropped.count),

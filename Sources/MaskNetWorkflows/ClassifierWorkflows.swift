@@ -19,16 +19,13 @@ public func openClassificationDataset(folder: URL, split: URL?, size: Int?) thro
 /// Stage `transfer_weights`: a classifier checkpoint from a segmentation checkpoint (spec §5.2).
 public enum WeightTransferWorkflow {
     public static func run(segmentationCheckpoint: URL, roiBatchSize: Int, features: Int, seed: UInt64,
-                           roiNMSThreshold: Float, rowClassColumns: Bool = false,
-                           scoreEncoding: RankedScoreEncoding = .probability, outputCheckpoint: URL,
+                           roiNMSThreshold: Float, rankedRows: RankedRowLayout = .seed, outputCheckpoint: URL,
                            outputReport: URL) throws -> WeightTransferReport {
         let file = try CheckpointImport.read(segmentationCheckpoint)
         let (model, report) = try WeightTransfer.classifier(fromSegmentation: file, roiBatchSize: roiBatchSize,
                                                             features: features, expected: nil, seed: seed,
-                                                            rowClassColumns: rowClassColumns, scoreEncoding: scoreEncoding)
-        var configuration = model.configuration
-        configuration.roiNMSThreshold = roiNMSThreshold
-        var metadata = configuration.metadata()
+                                                            roiNMSThreshold: roiNMSThreshold, rankedRows: rankedRows)
+        var metadata = model.configuration.metadata()
         metadata["bn_statistics"] = "not frozen"
         metadata["epoch"] = "0"
         metadata["transferred_from"] = segmentationCheckpoint.lastPathComponent

@@ -138,7 +138,8 @@ final class ClassifierTrainingTests: XCTestCase {
         let configuration = Support.detector(maskType: .both)
         let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
         let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
-                                                       expected: configuration, seed: 2, rowClassColumns: true)
+                                                       expected: configuration, seed: 2,
+                                                       rankedRows: RankedRowLayout(classColumns: true))
         XCTAssertEqual(model.configuration.rankedRowWidth, 7, "5 seed columns and one per lesion class (GGO, C)")
         XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, 7 * 8])
         let json = canonicalJSONString(model.configuration)
@@ -175,7 +176,8 @@ final class ClassifierTrainingTests: XCTestCase {
         let configuration = Support.detector(maskType: .both)
         let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
         let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
-                                                       expected: configuration, seed: 2, scoreEncoding: .log)
+                                                       expected: configuration, seed: 2,
+                                                       rankedRows: RankedRowLayout(scoreEncoding: .log))
         XCTAssertEqual(model.extraction.scoreEncoding, .log)
         let json = canonicalJSONString(model.configuration)
         XCTAssertTrue(json.contains("\"scoreEncoding\":\"log\""), json)
