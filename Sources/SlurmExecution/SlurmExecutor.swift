@@ -334,8 +334,11 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
                 quietPolls += 1  // A busy controller: ask less often, never give up on the jobs.
                 continue
             }
+            // `sstat` runs outside the lock, so cancellation's reports never wait for a slow controller.
+            let sampled = jobFields.withLock { memorySampleTargets(jobs, rows: rows) }
+            let peaks = sampled.isEmpty ? [:] : client.peakMemory(ofJobs: sampled)
             let changed = jobFields.withLock {
-                sampleMemory(jobs, rows: rows)
+                recordPeakMemory(peaks, of: jobs, rows: rows)
                 var changed = false
                 for t in jobs where examine(t, rows: rows) { changed = true }
                 return changed
@@ -345,13 +348,17 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     }
 
     /// Without an accounting database Slurm forgets a job's memory when it ends, so the poller samples the
-    /// running jobs' MaxRSS with one `sstat` for all of them, at most every `usageSampleSeconds`.
-    private func sampleMemory(_ jobs: [_TrackedJob], rows: [SlurmJobStatus]) {
-        guard Date().timeIntervalSince(lastUsageSample) >= min(SlurmExecutor.usageSampleSeconds, profile.poll.maxSeconds) else { return }
+    /// running jobs' MaxRSS with one `sstat` for all of them, at most every `usageSampleSeconds`: these are
+    /// the jobs to sample now (none between samples). Called under `jobFields`.
+    private func memorySampleTargets(_ jobs: [_TrackedJob], rows: [SlurmJobStatus]) -> [String] {
+        guard Date().timeIntervalSince(lastUsageSample) >= min(SlurmExecutor.usageSampleSeconds, profile.poll.maxSeconds) else { return [] }
         let running = jobs.compactMap { t in t.row(in: rows).flatMap { $0.state.isRunning ? $0.jobID : nil } }
-        guard !running.isEmpty else { return }
-        lastUsageSample = Date()
-        let peaks = client.peakMemory(ofJobs: Array(Set(running)))
+        if !running.isEmpty { lastUsageSample = Date() }
+        return Array(Set(running)).sorted()
+    }
+
+    /// Keeps each job's highest sampled MaxRSS. Called under `jobFields`.
+    private func recordPeakMemory(_ peaks: [String: Int], of jobs: [_TrackedJob], rows: [SlurmJobStatus]) {
         for t in jobs {
             guard let id = t.row(in: rows)?.jobID, let peak = peaks[id] else { continue }
             t.maxRSSBytes = max(t.maxRSSBytes ?? 0, peak)

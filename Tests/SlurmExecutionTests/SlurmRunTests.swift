@@ -318,8 +318,9 @@ final class SlurmRunTests: XCTestCase {
         let driver = try MasknetProcess.start(["run", pipeline, "--store", store, "--executor", "slurm", "--jobs", "10", "--profile",
                                                workspace.appendingPathComponent("profile.yaml").path], in: workspace)
         let client = try SlurmTestCluster.client()
+        // The six stage jobs, queued or running (the run's probe job has ended by then).
         try SlurmTestCluster.wait(seconds: 60, "the run's jobs to be queued") {
-            try client.allJobs().filter { $0.name.contains(name) }.count == 6
+            try client.allJobs().filter { $0.name.contains(name) && !$0.state.isTerminal }.count == 6
         }
         kill(driver.process.processIdentifier, SIGINT)
         let result = driver.wait(timeout: 60)
