@@ -3,7 +3,7 @@ import Foundation
 /// Renders run events: a live status line on a terminal, plain log lines otherwise, JSON lines for
 /// machines, or nothing but failures with `quiet`.
 ///
-/// Unchecked Sendable: `started`, `latest`, `lastDraw` and `statusShown` are touched only under `lock`
+/// Unchecked Sendable: `started`, `latest`, `origins`, `lastDraw` and `statusShown` are touched only under `lock`
 /// (the ticker's handler takes it too); `ticker` is set once in init; the rest is `let`.
 public final class ConsoleReporter: @unchecked Sendable {
     /// Output style.
@@ -12,6 +12,7 @@ public final class ConsoleReporter: @unchecked Sendable {
     private let lock = NSLock()
     private var started: [String: Date] = [:]
     private var latest: [String: StageProgress] = [:]
+    private var origins: [String: ProgressOrigin] = [:]
     private var lastDraw = Date.distantPast
     private var statusShown = false
     private let write: @Sendable (String) -> Void
@@ -53,15 +54,16 @@ public final class ConsoleReporter: @unchecked Sendable {
             line = style == .quiet ? nil : "▶ \(s) started (\(reason); key \(key.prefix(12)))"
         case .progress(let s, let p):
             latest[s] = p
+            if origins[s] == nil, let f = p.fraction { origins[s] = ProgressOrigin(fraction: f, time: Date()) }
             if style == .plain {
                 // Plain logs get at most one progress line per stage per second.
-                if Date().timeIntervalSince(lastDraw) > 1 { lastDraw = Date(); line = "  \(s): \(ConsoleReporter.describe(p, since: started[s]))" }
+                if Date().timeIntervalSince(lastDraw) > 1 { lastDraw = Date(); line = "  \(s): \(ConsoleReporter.describe(p, from: origins[s]))" }
             } else if style == .live { drawStatus() }
         case .stageFinished(let s, let seconds):
-            started[s] = nil; latest[s] = nil
+            started[s] = nil; latest[s] = nil; origins[s] = nil
             line = style == .quiet ? nil : "✓ \(s) done in \(String(format: "%.2f", seconds)) s"
         case .stageFailed(let s, let m):
-            started[s] = nil; latest[s] = nil
+            started[s] = nil; latest[s] = nil; origins[s] = nil
             line = "✗ \(s) FAILED: \(m)"
         case .stageSkipped(let s, let r): line = style == .quiet ? nil : "- \(s) skipped: \(r)"
         case .waiting(let s, let h): line = style == .quiet ? nil : "… \(s) waits for the same key computed by \(h)"
@@ -78,23 +80,22 @@ public final class ConsoleReporter: @unchecked Sendable {
     private func drawStatus() {
         guard Date().timeIntervalSince(lastDraw) > 0.1 || !statusShown else { return }
         lastDraw = Date()
-        let parts = started.keys.sorted().map { s in "\(s): \(latest[s].map { ConsoleReporter.describe($0, since: started[s]) } ?? "running \(Int(Date().timeIntervalSince(started[s]!))) s")" }
+        let parts = started.keys.sorted().map { s in "\(s): \(latest[s].map { ConsoleReporter.describe($0, from: origins[s]) } ?? "running \(Int(Date().timeIntervalSince(started[s]!))) s")" }
         var text = parts.joined(separator: " | ")
         if text.count > 200 { text = String(text.prefix(199)) + "…" }
         write("\r\u{1B}[K" + text)
         statusShown = true
     }
 
-    /// `epoch 3/10 step 40/100 loss 0.412 12.5 images/s ETA 1m20s`.
-    public static func describe(_ p: StageProgress, since: Date?) -> String {
+    /// `epoch 3/10 step 40/100 loss 0.412 12.5 images/s 40% ETA 1m20s`, the ETA at the pace since `origin`.
+    public static func describe(_ p: StageProgress, from origin: ProgressOrigin?, now: Date = Date()) -> String {
         var parts: [String] = []
         if let e = p.epoch { parts.append("epoch \(e)" + (p.epochs.map { "/\($0)" } ?? "")) }
         if let s = p.step { parts.append("step \(s)" + (p.steps.map { "/\($0)" } ?? "")) }
         if let l = p.loss { parts.append(String(format: "loss %.4g", l)) }
         if let t = p.throughput { parts.append(String(format: "%.3g %@/s", t, p.unit ?? "items")) }
-        if let f = p.fraction, f > 0, let since {
-            let elapsed = Date().timeIntervalSince(since)
-            let eta = Int(elapsed / f - elapsed)
+        if let f = p.fraction, let left = origin?.secondsLeft(at: f, now: now) {
+            let eta = Int(left.rounded())
             parts.append(String(format: "%.0f%% ETA %dm%02ds", f * 100, eta / 60, eta % 60))
         }
         if let m = p.message { parts.append(m) }

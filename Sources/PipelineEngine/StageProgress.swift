@@ -28,3 +28,25 @@ public struct StageProgress: Sendable, Equatable {
         self.throughput = throughput; self.unit = unit; self.fraction = fraction; self.message = message
     }
 }
+
+/// Where an ETA counts from: the first fraction a stage reported and when. A stage that resumed at 40 %
+/// is then timed by its progress since resuming, not as if those 40 % had taken the seconds since it started.
+public struct ProgressOrigin: Sendable, Equatable {
+    /// The first fraction reported.
+    public var fraction: Double
+    /// When it was reported.
+    public var time: Date
+
+    /// An origin at `fraction`, reported at `time`.
+    public init(fraction: Double, time: Date) {
+        self.fraction = fraction
+        self.time = time
+    }
+
+    /// Seconds left at `fraction` reported at `now`, at the pace since the origin; nil before any progress
+    /// beyond it.
+    public func secondsLeft(at fraction: Double, now: Date) -> Double? {
+        guard fraction > self.fraction, fraction <= 1 else { return nil }
+        return now.timeIntervalSince(time) * (1 - fraction) / (fraction - self.fraction)
+    }
+}

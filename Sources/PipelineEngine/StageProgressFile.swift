@@ -23,6 +23,9 @@ public struct StageProgressFile: Sendable {
         var message: String?
         var started: Double
         var updated: Double
+        /// The first fraction written and when (absent in files written before ETAs counted from it).
+        var originFraction: Double?
+        var origin: Double?
     }
 
     /// A progress report as read back: the fields, the stage's own start (for the ETA), the time written.
@@ -33,12 +36,14 @@ public struct StageProgressFile: Sendable {
         public var started: Date
         /// When it was written.
         public var updated: Date
+        /// The first fraction the stage wrote and when: the ETA's pace counts from there, so a stage that
+        /// resumed mid-way is not timed as if its earlier progress had been made since it started.
+        public var origin: ProgressOrigin?
 
-        /// Seconds left, from the fraction done and the time the stage has run so far.
+        /// Seconds left at the pace since `origin` (or, without one, since the stage started from 0).
         public var etaSeconds: Double? {
-            guard let f = progress.fraction, f > 0, f <= 1 else { return nil }
-            let elapsed = updated.timeIntervalSince(started)
-            return elapsed / f - elapsed
+            guard let f = progress.fraction else { return nil }
+            return (origin ?? ProgressOrigin(fraction: 0, time: started)).secondsLeft(at: f, now: updated)
         }
 
         /// `epoch 3/10 step 40/100 loss 0.41 30% ETA 2m05s` (the ETA by the stage's own clock, not the driver's,
@@ -46,7 +51,7 @@ public struct StageProgressFile: Sendable {
         public var summary: String {
             var p = progress
             p.fraction = nil
-            var text = ConsoleReporter.describe(p, since: nil)
+            var text = ConsoleReporter.describe(p, from: nil)
             if let f = progress.fraction, let eta = etaSeconds {
                 let s = Int(eta.rounded())
                 text += (text.isEmpty ? "" : " ") + String(format: "%.0f%% ETA %dm%02ds", f * 100, s / 60, s % 60)
@@ -61,18 +66,20 @@ public struct StageProgressFile: Sendable {
               let s = try? JSONDecoder().decode(Snapshot.self, from: data) else { return nil }
         return Reading(progress: StageProgress(epoch: s.epoch, epochs: s.epochs, step: s.step, steps: s.steps, loss: s.loss,
                                                throughput: s.throughput, unit: s.unit, fraction: s.fraction, message: s.message),
-                       started: Date(timeIntervalSince1970: s.started), updated: Date(timeIntervalSince1970: s.updated))
+                       started: Date(timeIntervalSince1970: s.started), updated: Date(timeIntervalSince1970: s.updated),
+                       origin: s.originFraction.flatMap { f in s.origin.map { ProgressOrigin(fraction: f, time: Date(timeIntervalSince1970: $0)) } })
     }
 
     /// Writes progress at most once per `interval` seconds (a training loop reports every step; a shared
     /// filesystem should not be written that often), each time to a temporary file renamed over the last.
-    /// Unchecked Sendable: `lastWrite` is read and written only under `lock`; the rest is `let`.
+    /// Unchecked Sendable: `lastWrite` and `origin` are read and written only under `lock`; the rest is `let`.
     public final class Writer: @unchecked Sendable {
         private let file: StageProgressFile
         private let interval: Double
         private let lock = NSLock()
         private let started = Date()
         private var lastWrite = Date.distantPast
+        private var origin: ProgressOrigin?
 
         /// A writer for `file`.
         public init(_ file: StageProgressFile, interval: Double = 1) {
@@ -85,10 +92,13 @@ public struct StageProgressFile: Sendable {
             let now = Date()
             guard now.timeIntervalSince(lastWrite) >= interval else { lock.unlock(); return }
             lastWrite = now
+            if origin == nil, let f = p.fraction { origin = ProgressOrigin(fraction: f, time: now) }
+            let origin = origin
             lock.unlock()
             let s = Snapshot(epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, loss: p.loss, throughput: p.throughput,
                              unit: p.unit, fraction: p.fraction, message: p.message,
-                             started: started.timeIntervalSince1970, updated: now.timeIntervalSince1970)
+                             started: started.timeIntervalSince1970, updated: now.timeIntervalSince1970,
+                             originFraction: origin?.fraction, origin: origin?.time.timeIntervalSince1970)
             let url = file.url
             try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? JSONEncoder().encode(s).write(to: url, options: .atomic)

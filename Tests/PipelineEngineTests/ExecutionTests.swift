@@ -445,8 +445,35 @@ final class ResumeAndReportingTests: XCTestCase {
         let (r2, _) = try ws.run(text)
         XCTAssertEqual(r2.stage("train")!.metrics["resumed_from"], 4)
         XCTAssertFalse(FileManager.default.fileExists(atPath: ckpt.path), "checkpoints are removed once the result is published")
-        let line = ConsoleReporter.describe(progress[1], since: Date().addingTimeInterval(-2))
-        XCTAssertTrue(line.hasPrefix("epoch 1/1 step 2/6 loss 0.5 10 images/s 33% ETA 0m0"), line)
+        let now = Date()
+        let line = ConsoleReporter.describe(progress[1], from: ProgressOrigin(fraction: 0, time: now.addingTimeInterval(-2)), now: now)
+        XCTAssertTrue(line.hasPrefix("epoch 1/1 step 2/6 loss 0.5 10 images/s 33% ETA 0m04s"), line)
+        // Resumed at 1/6 two seconds ago: one sixth more in 2 s, so the four sixths left take 8 s (not the 4 s a
+        // pace counted from 0 would promise).
+        let resumed = ConsoleReporter.describe(progress[1], from: ProgressOrigin(fraction: 1.0 / 6, time: now.addingTimeInterval(-2)), now: now)
+        XCTAssertTrue(resumed.hasSuffix("33% ETA 0m08s"), resumed)
+        XCTAssertFalse(ConsoleReporter.describe(progress[1], from: ProgressOrigin(fraction: 2.0 / 6, time: now), now: now).contains("ETA"),
+                       "no pace yet at the first report")
+    }
+
+    /// The progress file keeps the first fraction written, so a driver reading it times a resumed stage by
+    /// its pace since resuming.
+    func testProgressFileTimesTheETAFromTheFirstFractionWritten() throws {
+        let ws = try Workspace()
+        let file = StageProgressFile(url: ws.root.appendingPathComponent("progress/train.json"))
+        XCTAssertNil(file.read(), "nothing written yet")
+        let writer = StageProgressFile.Writer(file, interval: 0)
+        writer.write(StageProgress(epoch: 3, epochs: 6, fraction: 0.5))
+        Thread.sleep(forTimeInterval: 0.2)
+        writer.write(StageProgress(epoch: 4, epochs: 6, fraction: 0.6))
+        let reading = try XCTUnwrap(file.read())
+        XCTAssertEqual(reading.origin?.fraction, 0.5)
+        XCTAssertEqual(reading.progress.epoch, 4)
+        let seconds = try XCTUnwrap(reading.etaSeconds)
+        let paced = reading.updated.timeIntervalSince(reading.origin!.time) * 4  // 0.4 left at 0.1 per interval
+        XCTAssertEqual(seconds, paced, accuracy: 1e-6)
+        XCTAssertGreaterThanOrEqual(seconds, 0.2 * 4 - 1e-3,
+                                    "0.1 in at least 0.2 s leaves 0.8 s or more, not the pace of 0.6 done since the writer started")
     }
 
     func testJSONEventsAndPlainLines() throws {
