@@ -196,7 +196,7 @@ public final class PipelineRunner: @unchecked Sendable {
                             case .miss: break
                             }
                         }
-                        reasons = StageCache.reasons(s, now: spec, last: cache.lastComponents(s, pipeline: graph.definition.name, history: history),
+                        reasons = StageCache.reasons(s, now: spec, last: cache.lastRun(s, pipeline: graph.definition.name, history: history),
                                                          pendingUpstream: [], forced: isForced, damage: damage)
                         try store.writeSpec(spec.key, spec.data)
                     } catch {

@@ -37,7 +37,7 @@ public struct Planner {
         let history = RunHistory(store: store)
         for s in graph.stages where selected.contains(s.name) {
             let pendingUpstream = s.dependencies.filter { known[$0] == nil }
-            var last: JSONValue? { cache.lastComponents(s, pipeline: graph.definition.name, history: history) }
+            var last: StageCache.LastRun? { cache.lastRun(s, pipeline: graph.definition.name, history: history) }
             guard pendingUpstream.isEmpty else {
                 entries.append(PlanEntry(stage: s.name, willRun: true,
                                          reasons: StageCache.reasons(s, now: nil, last: last, pendingUpstream: pendingUpstream,

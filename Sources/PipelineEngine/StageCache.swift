@@ -87,32 +87,48 @@ public struct StageCache: Sendable {
 
     // MARK: reasons
 
-    /// The key components of the stage's most recent recorded run in this pipeline, typed by its kind.
-    public func lastComponents(_ s: ResolvedStage, pipeline: String, history: RunHistory) -> JSONValue? {
-        store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history.runs(of: pipeline))?.stage.components
-            .map { StageCache.normalize($0, s.kind) }
+    /// The stage in its pipeline's most recent recorded run: its key components, how it ended, which run.
+    public struct LastRun: Sendable {
+        /// Its key components, typed by the stage's kind.
+        public var components: JSONValue
+        /// How it ended there.
+        public var status: StageStatus
+        /// The run's id.
+        public var run: String
+    }
+
+    /// The stage's most recent recorded run in this pipeline.
+    public func lastRun(_ s: ResolvedStage, pipeline: String, history: RunHistory) -> LastRun? {
+        guard let (run, stage) = store.lastStageRecord(pipeline: pipeline, stage: s.name, history: history.runs(of: pipeline)),
+              let components = stage.components else { return nil }
+        return LastRun(components: StageCache.normalize(components, s.kind), status: stage.status, run: run.id)
     }
 
     /// Why a stage must run. `now` is its spec when its inputs are known; otherwise `pendingUpstream`
     /// names the upstream stages that run first. `damage` is what `lookup` found wrong with its entry.
-    public static func reasons(_ s: ResolvedStage, now: StageSpec?, last: JSONValue?, pendingUpstream: [String],
+    public static func reasons(_ s: ResolvedStage, now: StageSpec?, last: LastRun?, pendingUpstream: [String],
                                forced: Bool, damage: String?) -> [String] {
         var reasons: [String] = []
         if forced { reasons.append("forced") }
         if let now {
             if let damage { reasons.append("damaged entry: \(damage)") }
             if let last {
-                let diffs = diff(last: last, now: normalize(now.components, s.kind)).filter(\.changed)
+                let diffs = diff(last: last.components, now: normalize(now.components, s.kind)).filter(\.changed)
                 reasons += describe(diffs)
                 if diffs.isEmpty && !forced && damage == nil {
-                    reasons.append("same key as the last run, but its result is not in the store (collected or damaged)")
+                    if last.status == .interrupted || last.status == .failed {
+                        // A training stage picks up the checkpoints the unfinished attempt left.
+                        reasons.append("same key as run \(last.run), which did not finish it (\(last.status))")
+                    } else {
+                        reasons.append("same key as the last run, but its result is not in the store (collected or damaged)")
+                    }
                 }
             } else if !forced {
                 reasons.append("new: never run in this pipeline")
             }
         } else {
             reasons.append("input changed: upstream \(pendingUpstream.map { "'\($0)'" }.joined(separator: ", ")) will run first (if it reproduces its outputs, this stage may still be a cache hit)")
-            if let last, let lastParams = last.objectValue?["params"]?.objectValue {
+            if let last = last?.components, let lastParams = last.objectValue?["params"]?.objectValue {
                 let nowPart = JSONValue.object(["params": .object(s.parameters.values), "version": .string(s.kind.version), "kind": .string(s.kind.name)])
                 let lastPart = JSONValue.object(["params": .object(lastParams), "version": last.objectValue?["version"] ?? .null,
                                                  "kind": last.objectValue?["kind"] ?? .null])

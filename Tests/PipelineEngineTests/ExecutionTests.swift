@@ -444,6 +444,7 @@ final class ResumeAndReportingTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt.path), "checkpoints survive a failure")
         let (r2, _) = try ws.run(text)
         XCTAssertEqual(r2.stage("train")!.metrics["resumed_from"], 4)
+        XCTAssertEqual(r2.stage("train")!.runReasons, ["same key as run \(r1.id), which did not finish it (failed)"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: ckpt.path), "checkpoints are removed once the result is published")
         let now = Date()
         let line = ConsoleReporter.describe(progress[1], from: ProgressOrigin(fraction: 0, time: now.addingTimeInterval(-2)), now: now)
