@@ -260,6 +260,11 @@ final class ExecutionTests: XCTestCase {
         XCTAssertEqual(record?.computed, ["a"])
     }
 
+    /// Pipeline lines for independent `command` stages s0, s1, … writing `out`, each running `script(i)`.
+    private func commandStages(_ count: Int, script: (Int) -> String) -> String {
+        (0..<count).map { i in "  s\(i): {kind: command, params: {run: '\(script(i))', outputs: [out]}}" }.joined(separator: "\n")
+    }
+
     /// Two runners (separate store objects, as two processes would have) on one store compute each key once.
     func testConcurrentRunnersComputeEachKeyOnce() throws {
         let ws = try Workspace()
@@ -267,7 +272,7 @@ final class ExecutionTests: XCTestCase {
         let text = """
         pipeline: c
         stages:
-        \((0..<4).map { i in "  s\(i): {kind: command, params: {run: 'echo \(i) >> \"\(counter.path)\"; sleep 0.2; echo \(i) > out', outputs: [out]}}" }.joined(separator: "\n"))
+        \(commandStages(4) { i in "echo \(i) >> \"\(counter.path)\"; sleep 0.2; echo \(i) > out" })
           join: {kind: command, inputs: {a: s0.out, b: s3.out}, params: {run: 'cat $IN_a $IN_b > out; echo j >> "\(counter.path)"', outputs: [out]}}
         """
         let graph = try ws.graph(text)
@@ -301,7 +306,7 @@ final class ExecutionTests: XCTestCase {
         let text = """
         pipeline: j
         stages:
-        \((0..<4).map { i in "  s\(i): {kind: command, params: {run: 'echo + >> \"\(log.path)\"; sleep 0.4; echo - >> \"\(log.path)\"; echo \(i) > out', outputs: [out]}}" }.joined(separator: "\n"))
+        \(commandStages(4) { i in "echo + >> \"\(log.path)\"; sleep 0.4; echo - >> \"\(log.path)\"; echo \(i) > out" })
         """
         for jobs in [1, 2, 3] {
             try? FileManager.default.removeItem(at: log)
