@@ -81,6 +81,15 @@ public enum ConvolutionKernels {
     /// input channels still make GEMM calls large enough to amortise OpenBLAS's packing of the weights.
     static let minimumBandColumns = Atomic<Int>(512)
 
+    /// Calls `body` for each band of `rows` output rows (the last may be shorter) with the band's row range and
+    /// its column count (rows · Wo): the loop the forward pass and both gradients share.
+    static func forEachBand(_ g: Convolution2DGeometry, rows: Int, _ body: (_ outputRows: Range<Int>, _ width: Int) -> Void) {
+        for top in Swift.stride(from: 0, to: g.outputHeight, by: rows) {
+            let outputRows = top..<min(g.outputHeight, top + rows)
+            body(outputRows, outputRows.count * g.outputWidth)
+        }
+    }
+
     /// Output rows per band: as many as fit in `columnBlockBytes`, at least `minimumBandColumns` pixels.
     static func bandRows(_ g: Convolution2DGeometry) -> Int {
         let rowBytes = g.columnRows * g.outputWidth * MemoryLayout<Float>.size
@@ -249,13 +258,11 @@ public enum ConvolutionKernels {
                                 continue
                             }
                             // Y[:, band] = W[O, CK] · col_band[CK, band columns]
-                            for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
-                                let bandRange = top..<min(g.outputHeight, top + band)
-                                let width = bandRange.count * wo
+                            forEachBand(g, rows: band) { bandRange, width in
                                 im2col(xImage, g, outputRows: bandRange, into: col.baseAddress!)
                                 MatrixMultiply.gemm(transposeA: false, transposeB: false, m: g.outputChannels, n: width, k: rows,
                                           a: w.baseAddress!, lda: rows, b: col.baseAddress!, ldb: width,
-                                          beta: bias == nil ? 0 : 1, c: yImage + top * wo, ldc: cols)
+                                          beta: bias == nil ? 0 : 1, c: yImage + bandRange.lowerBound * wo, ldc: cols)
                             }
                         }
                     }
@@ -329,12 +336,10 @@ public enum ConvolutionKernels {
                                         a: dyImage, lda: cols, b: xImage, ldb: cols, beta: 1, c: dw, ldc: rows)
                     continue
                 }
-                for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
-                    let bandRange = top..<min(g.outputHeight, top + band)
-                    let width = bandRange.count * wo
+                forEachBand(g, rows: band) { bandRange, width in
                     im2col(xImage, g, outputRows: bandRange, into: col)
                     MatrixMultiply.gemm(transposeA: false, transposeB: true, m: g.outputChannels, n: rows, k: width,
-                                        a: dyImage + top * wo, lda: cols, b: col, ldb: width, beta: 1, c: dw, ldc: rows)
+                                        a: dyImage + bandRange.lowerBound * wo, lda: cols, b: col, ldb: width, beta: 1, c: dw, ldc: rows)
                 }
             }
         }
@@ -365,11 +370,9 @@ public enum ConvolutionKernels {
                                         a: w, lda: rows, b: dyImage, ldb: cols, beta: 0, c: dxImage, ldc: cols)
                     continue
                 }
-                for top in Swift.stride(from: 0, to: g.outputHeight, by: band) {
-                    let bandRange = top..<min(g.outputHeight, top + band)
-                    let width = bandRange.count * wo
+                forEachBand(g, rows: band) { bandRange, width in
                     MatrixMultiply.gemm(transposeA: true, transposeB: false, m: rows, n: width, k: g.outputChannels,
-                                        a: w, lda: rows, b: dyImage + top * wo, ldb: cols, beta: 0, c: col, ldc: width)
+                                        a: w, lda: rows, b: dyImage + bandRange.lowerBound * wo, ldb: cols, beta: 0, c: col, ldc: width)
                     col2im(UnsafePointer(col), g, outputRows: bandRange, into: dxImage)
                 }
             }
