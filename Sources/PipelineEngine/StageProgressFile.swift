@@ -40,24 +40,17 @@ public struct StageProgressFile: Sendable {
         /// resumed mid-way is not timed as if its earlier progress had been made since it started.
         public var origin: ProgressOrigin?
 
-        /// Seconds left at the pace since `origin` (or, without one, since the stage started from 0).
+        /// Where the pace counts from: `origin`, or, in files written before it existed, 0 at the stage's start.
+        var paceOrigin: ProgressOrigin { origin ?? ProgressOrigin(fraction: 0, time: started) }
+
+        /// Seconds left at the pace since `paceOrigin`.
         public var etaSeconds: Double? {
-            guard let f = progress.fraction else { return nil }
-            return (origin ?? ProgressOrigin(fraction: 0, time: started)).secondsLeft(at: f, now: updated)
+            progress.fraction.flatMap { paceOrigin.secondsLeft(at: $0, now: updated) }
         }
 
-        /// `epoch 3/10 step 40/100 loss 0.41 30% ETA 2m05s` (the ETA by the stage's own clock, not the driver's,
-        /// which would count queue time).
-        public var summary: String {
-            var p = progress
-            p.fraction = nil
-            var text = ConsoleReporter.describe(p, from: nil)
-            if let f = progress.fraction, let eta = etaSeconds {
-                let s = Int(eta.rounded())
-                text += (text.isEmpty ? "" : " ") + String(format: "%.0f%% ETA %dm%02ds", f * 100, s / 60, s % 60)
-            }
-            return text
-        }
+        /// `epoch 3/10 step 40/100 loss 0.41 30% ETA 2m05s`, the console's format with the ETA by the stage's own
+        /// clock, not the driver's, which would count queue time.
+        public var summary: String { ConsoleReporter.describe(progress, from: paceOrigin, now: updated) }
     }
 
     /// The last progress written, or nil (not yet written, or cut short).

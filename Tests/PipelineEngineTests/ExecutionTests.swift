@@ -478,6 +478,7 @@ final class ResumeAndReportingTests: XCTestCase {
         let seconds = try XCTUnwrap(reading.etaSeconds)
         let paced = reading.updated.timeIntervalSince(reading.origin!.time) * 4  // 0.4 left at 0.1 per interval
         XCTAssertEqual(seconds, paced, accuracy: 1e-6)
+        XCTAssertTrue(reading.summary.hasPrefix("epoch 4/6 60% ETA 0m"), reading.summary)
         XCTAssertGreaterThanOrEqual(seconds, 0.2 * 4 - 1e-3,
                                     "0.1 in at least 0.2 s leaves 0.8 s or more, not the pace of 0.6 done since the writer started")
     }
