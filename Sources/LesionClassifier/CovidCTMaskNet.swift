@@ -29,19 +29,29 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
     /// label S cannot tell a confident GGO row from a confident consolidation row, which is what separates
     /// COVID-19 from common pneumonia; the better the detector, the less its scores leak the class.
     public var rowClassColumns = false
+    /// Append each ranked row's box geometry (centre x, centre y, width, height of its decoded box, as
+    /// fractions of the resized image) after the class columns, off in the seed. The seed's raw deltas are
+    /// offsets from the row's proposal, so S never sees where a lesion is or how large it is, yet size and
+    /// place are what tell a lobar consolidation (common pneumonia: large, deep) from COVID-19's patches
+    /// (small, peripheral) when both show GGO and consolidation.
+    public var rowBoxColumns = false
     /// How each ranked row's score reaches S: the softmax probability (the seed) or on a log scale. Most
     /// rows of a slice score near 0, so a weak lesion (0.02) and a clean control (0.001) differ by
     /// hundredths beside raw deltas of order 1, a difference S barely sees; on the log scale by 0.3.
     public var scoreEncoding = RankedScoreEncoding.probability
 
-    /// `rowClassColumns` and `scoreEncoding` as one value.
+    /// `rowClassColumns`, `rowBoxColumns` and `scoreEncoding` as one value.
     public var rankedRows: RankedRowLayout {
-        get { RankedRowLayout(classColumns: rowClassColumns, scoreEncoding: scoreEncoding) }
-        set { (rowClassColumns, scoreEncoding) = (newValue.classColumns, newValue.scoreEncoding) }
+        get { RankedRowLayout(classColumns: rowClassColumns, boxColumns: rowBoxColumns, scoreEncoding: scoreEncoding) }
+        set { (rowClassColumns, rowBoxColumns, scoreEncoding) = (newValue.classColumns, newValue.boxColumns, newValue.scoreEncoding) }
     }
 
-    /// Columns of one ranked row given to S: score, 4 raw deltas and, with `rowClassColumns`, one per lesion class.
-    public var rankedRowWidth: Int { 5 + (rowClassColumns ? detector.classCount - 1 : 0) }
+    /// One-hot class columns per ranked row: one per lesion class with `rowClassColumns`, else none.
+    public var rankedClassColumns: Int { rowClassColumns ? detector.classCount - 1 : 0 }
+
+    /// Columns of one ranked row given to S: score, 4 raw deltas, with `rowClassColumns` one per lesion class,
+    /// with `rowBoxColumns` the box's 4 geometry columns.
+    public var rankedRowWidth: Int { 5 + rankedClassColumns + (rowBoxColumns ? RankedBoxExtraction.boxColumnCount : 0) }
 
     /// A classifier on `detector` with D and s.
     public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {
@@ -61,11 +71,11 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case detector, roiBatchSize, features, roiNMSThreshold, trainDownsampleBatchNorm, trainBatchNormAffine
-        case trainBoxPredictor, rowClassColumns, scoreEncoding
+        case trainBoxPredictor, rowClassColumns, rowBoxColumns, scoreEncoding
     }
 
-    /// Checkpoints written before `trainBatchNormAffine`, `trainBoxPredictor`, `rowClassColumns` and
-    /// `scoreEncoding` existed trained the seed's set on the seed's rows.
+    /// Checkpoints written before `trainBatchNormAffine`, `trainBoxPredictor`, `rowClassColumns`,
+    /// `rowBoxColumns` and `scoreEncoding` existed trained the seed's set on the seed's rows.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         detector = try container.decode(MaskRCNNConfiguration.self, forKey: .detector)
@@ -76,6 +86,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         trainBatchNormAffine = try container.decodeIfPresent(Bool.self, forKey: .trainBatchNormAffine) ?? true
         trainBoxPredictor = try container.decodeIfPresent(Bool.self, forKey: .trainBoxPredictor) ?? false
         rowClassColumns = try container.decodeIfPresent(Bool.self, forKey: .rowClassColumns) ?? false
+        rowBoxColumns = try container.decodeIfPresent(Bool.self, forKey: .rowBoxColumns) ?? false
         scoreEncoding = try container.decodeIfPresent(RankedScoreEncoding.self, forKey: .scoreEncoding) ?? .probability
     }
 
@@ -91,6 +102,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
         if !trainBatchNormAffine { try container.encode(false, forKey: .trainBatchNormAffine) }
         if trainBoxPredictor { try container.encode(true, forKey: .trainBoxPredictor) }
         if rowClassColumns { try container.encode(true, forKey: .rowClassColumns) }
+        if rowBoxColumns { try container.encode(true, forKey: .rowBoxColumns) }
         if scoreEncoding != .probability { try container.encode(scoreEncoding, forKey: .scoreEncoding) }
     }
 
@@ -135,7 +147,8 @@ public final class CovidCTMaskNet {
                                                     features: configuration.features, generator: &generator)
         extraction = RankedBoxExtraction(roiBatchSize: configuration.roiBatchSize,
                                          nmsThreshold: configuration.roiNMSThreshold,
-                                         classColumns: configuration.rankedRowWidth - 5,
+                                         classColumns: configuration.rankedClassColumns,
+                                         boxColumns: configuration.rowBoxColumns,
                                          scoreEncoding: configuration.scoreEncoding)
     }
 

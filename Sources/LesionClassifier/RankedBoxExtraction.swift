@@ -4,10 +4,10 @@ import ObjectDetection
 import TensorCore
 
 /// The classifier RoI head's output for one image (spec §4.7): D rows of [score, dx, dy, dw, dh], with the
-/// row-class option followed by the row's class one-hot.
+/// row-class option followed by the row's class one-hot, with the row-box option by its box geometry.
 public struct RankedBoxes {
-    /// `[D, 5]` (`[D, 5 + n_c − 1]` with class columns), differentiable through the softmax scores and the
-    /// raw class-specific deltas; the class columns are constants.
+    /// `[D, 5]` (`[D, 5 + n_c − 1]` with class columns, 4 more with box columns), differentiable through the
+    /// softmax scores and the raw class-specific deltas; the class and box columns are constants.
     public var rows: Variable
     /// How many distinct candidates survived NMS before padding (k).
     public var survivorCount: Int
@@ -26,17 +26,21 @@ public enum RankedScoreEncoding: String, Codable, CaseIterable, Sendable {
     case log
 }
 
-/// One candidate that survived per-class NMS: the proposal it came from and its class (1…n_c−1).
+/// One candidate that survived per-class NMS: the proposal it came from, its class (1…n_c−1) and its box.
 public struct RankedSurvivor: Equatable, Sendable {
     /// Row of the proposal (and of the predictor outputs) the candidate came from.
     public var proposal: Int
     /// Its class label (1…n_c−1), which selects the score column and the 4 delta columns.
     public var label: Int
+    /// Its decoded, clipped box as (centre x, centre y, width, height) over the resized image's width and
+    /// height, each in [0, 1]: the row-box columns.
+    public var geometry: SIMD4<Float>
 
-    /// A survivor of `proposal` with class `label`.
-    public init(proposal: Int, label: Int) {
+    /// A survivor of `proposal` with class `label` and box `geometry`.
+    public init(proposal: Int, label: Int, geometry: SIMD4<Float> = .zero) {
         self.proposal = proposal
         self.label = label
+        self.geometry = geometry
     }
 }
 
@@ -54,25 +58,31 @@ public struct RankedBoxExtraction {
     public let nmsThreshold: Float
     /// One-hot class columns after the 5 seed columns: 0 in the seed, n_c − 1 with the row-class option.
     public let classColumns: Int
+    /// Whether the box geometry (`boxColumnCount` columns) follows the class columns; not in the seed.
+    public let boxColumns: Bool
     /// What the score column holds.
     public let scoreEncoding: RankedScoreEncoding
 
     /// ε of the log encoding: scores below it all map to about 0 (what a softmax gives a clear background).
     public static let logScoreFloor: Float = 1e-4
 
+    /// Columns of the box geometry: centre x, centre y, width, height.
+    public static let boxColumnCount = 4
+
     /// Columns per row.
-    public var rowWidth: Int { 5 + classColumns }
+    public var rowWidth: Int { 5 + classColumns + (boxColumns ? Self.boxColumnCount : 0) }
 
     /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`, each row followed by
-    /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0, the score encoded as
-    /// `scoreEncoding` says.
-    public init(roiBatchSize: Int, nmsThreshold: Float, classColumns: Int = 0,
+    /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0 and by its box
+    /// geometry when `boxColumns`, the score encoded as `scoreEncoding` says.
+    public init(roiBatchSize: Int, nmsThreshold: Float, classColumns: Int = 0, boxColumns: Bool = false,
                 scoreEncoding: RankedScoreEncoding = .probability) {
         precondition(roiBatchSize > 0, "the classifier needs D ≥ 1 ranked rows, got \(roiBatchSize)")
         precondition(classColumns >= 0, "class columns cannot be negative, got \(classColumns)")
         self.roiBatchSize = roiBatchSize
         self.nmsThreshold = nmsThreshold
         self.classColumns = classColumns
+        self.boxColumns = boxColumns
         self.scoreEncoding = scoreEncoding
     }
 
@@ -95,10 +105,17 @@ public struct RankedBoxExtraction {
         let boxes = Tensor(shape: [candidates.scores.count, 4], scalars: candidates.boxes)
         let keep = BoxOperations.batchedNMS(boxes: boxes, scores: candidates.scores, groups: candidates.labels,
                                             iouThreshold: nmsThreshold).prefix(roiBatchSize)
-        return keep.map { RankedSurvivor(proposal: candidates.rows[$0], label: candidates.labels[$0]) }
+        let width = Float(image.width), height = Float(image.height)
+        return keep.map { index in
+            let b = candidates.boxes, base = 4 * index
+            let (x1, y1, x2, y2) = (b[base], b[base + 1], b[base + 2], b[base + 3])
+            let geometry = SIMD4((x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height)
+            return RankedSurvivor(proposal: candidates.rows[index], label: candidates.labels[index], geometry: geometry)
+        }
     }
 
-    /// The `[D, w]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh (, class one-hot)] with
+    /// The `[D, w]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh (, class one-hot)
+    /// (, box geometry)] with
     /// slot i holding survivor `slots[i]`. Repeated survivors accumulate gradient. No survivors give D zero
     /// rows (B6).
     public func rows(logits: Variable, deltas: Variable, survivors: [RankedSurvivor], slots: [Int]) -> RankedBoxes {
@@ -116,6 +133,7 @@ public struct RankedBoxExtraction {
         let rawDeltas = gatherBlocks(deltas, rows: proposalRows, blocks: labels, blockWidth: 4)            // [D, 4]
         var columns = [scores, rawDeltas]
         if classColumns > 0 { columns.append(Variable(classOneHot(labels))) }
+        if boxColumns { columns.append(Variable(boxGeometry(slots.map { survivors[$0].geometry }))) }
         return RankedBoxes(rows: concatenateColumns(columns), survivorCount: survivors.count, slotSurvivors: slots)
     }
 
@@ -127,6 +145,16 @@ public struct RankedBoxExtraction {
             oneHot[row, label - 1] = 1
         }
         return oneHot
+    }
+
+    /// `[D, 4]` of each row's box geometry: constants, like the class columns (selection and decoding are
+    /// detached, spec §4.7 step 6).
+    func boxGeometry(_ geometries: [SIMD4<Float>]) -> Tensor {
+        var columns = Tensor(shape: [geometries.count, Self.boxColumnCount])
+        for (row, geometry) in geometries.enumerated() {
+            for column in 0..<Self.boxColumnCount { columns[row, column] = geometry[column] }
+        }
+        return columns
     }
 
     /// Which survivor fills each of the D slots. k ≥ D: the first D in order. 0 < k < D: the seed's

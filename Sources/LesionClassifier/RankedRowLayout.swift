@@ -4,15 +4,18 @@
 public struct RankedRowLayout: Equatable, Sendable {
     /// One-hot lesion-class columns after the seed's five (see `ClassifierConfiguration.rowClassColumns`).
     public var classColumns: Bool
+    /// The row's box geometry after the class columns (see `ClassifierConfiguration.rowBoxColumns`).
+    public var boxColumns: Bool
     /// What the score column holds (see `ClassifierConfiguration.scoreEncoding`).
     public var scoreEncoding: RankedScoreEncoding
 
-    /// The seed's rows: no class columns, the probability itself.
+    /// The seed's rows: no class or box columns, the probability itself.
     public static let seed = RankedRowLayout()
 
     /// A layout; the defaults are the seed's.
-    public init(classColumns: Bool = false, scoreEncoding: RankedScoreEncoding = .probability) {
+    public init(classColumns: Bool = false, boxColumns: Bool = false, scoreEncoding: RankedScoreEncoding = .probability) {
         self.classColumns = classColumns
+        self.boxColumns = boxColumns
         self.scoreEncoding = scoreEncoding
     }
 }

@@ -16,6 +16,8 @@ struct TransferWeightsStage: StageKind {
                       description: "Per-class NMS of the classifier RoI head (roi_nms_th)."),
         ParameterSpec("row_class_columns", .boolean, default: false,
                       description: "Give S each ranked row's lesion class as one-hot columns after [score, dx, dy, dw, dh] (the seed gives none): rows interleave GGO and consolidation in score order, and the class is what tells COVID-19 from common pneumonia."),
+        ParameterSpec("row_box_columns", .boolean, default: false,
+                      description: "Give S each ranked row's box geometry (centre x, centre y, width, height as fractions of the resized image) after the other columns (the seed gives none): the seed's raw deltas are offsets from a proposal, so S cannot see a lesion's size or place, which is what separates large central lobar consolidation from small peripheral COVID-19 patches."),
         ParameterSpec("score_encoding", .choice(RankedScoreEncoding.allCases.map(\.rawValue)), default: "probability",
                       description: "The ranked rows' score column: the softmax probability p (the seed) or log: log(1 + p/ε)/log(1 + 1/ε) with ε = 1e-4, still 0 at p = 0 and 1 at p = 1, which keeps a weak lesion's 0.02 apart from a clean slice's 0.001 (0.58 against 0.26, instead of 0.02 against 0.001 beside raw deltas of order 1)."),
     ]
@@ -29,7 +31,7 @@ struct TransferWeightsStage: StageKind {
         let report = try WeightTransferWorkflow.run(
             segmentationCheckpoint: StageSupport.input(context, "checkpoint"), roiBatchSize: p.int("roi_batch_size"),
             features: p.int("s_features"), seed: context.seed, roiNMSThreshold: Float(p.double("roi_nms_threshold")),
-            rankedRows: RankedRowLayout(classColumns: p.bool("row_class_columns"),
+            rankedRows: RankedRowLayout(classColumns: p.bool("row_class_columns"), boxColumns: p.bool("row_box_columns"),
                                         scoreEncoding: RankedScoreEncoding(rawValue: p.string("score_encoding"))!),
             outputCheckpoint: context.outputURL("checkpoint.safetensors"), outputReport: context.outputURL("transfer.json"))
         context.log("copied \(report.copied.count) tensors, dropped \(report.dropped.count) (mask branch), initialised \(report.freshlyInitialised.count) (S)")

@@ -251,4 +251,63 @@ final class ClassifierParityTests: XCTestCase {
         let empty = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: [], slots: []).rows.value
         XCTAssertEqual(empty.scalars, [Float](repeating: 0, count: d * 5), "k = 0: zero rows, a zero score being 0 on the log scale too")
     }
+
+    /// `row_box_columns`: after the seed's five columns and the class one-hot, each row carries its survivor's
+    /// box as (centre x, centre y, width, height) over the image size. Checked against torchvision's decode
+    /// written out here (weights (10, 10, 5, 5), dw and dh clamped at log(1000/16), boxes clipped to the
+    /// image) from the fixture's proposals and raw deltas; the seed's columns and their gradients are
+    /// unchanged and the box columns, being constants, add no gradient.
+    func testRowBoxColumnsCarryEachRowsDecodedBoxOverTheImageSize() throws {
+        let fixture = try classifierFixture("ranked_boxes_many")
+        let (seedExtraction, heads, image) = try extractionSetup(fixture)
+        let classCount = try XCTUnwrap(Int(fixture.metadata["num_classes"] ?? ""))
+        let extraction = RankedBoxExtraction(roiBatchSize: seedExtraction.roiBatchSize, nmsThreshold: seedExtraction.nmsThreshold,
+                                             classColumns: classCount - 1, boxColumns: true)
+        let d = extraction.roiBatchSize, width = extraction.rowWidth
+        XCTAssertEqual(width, 5 + (classCount - 1) + 4)
+        let classLogits = try fixture.float("class_logits"), deltas = try fixture.float("deltas")
+        let proposals = try fixture.float("proposals")
+        let survivors = extraction.survivors(logits: classLogits, deltas: deltas, proposals: proposals, image: image,
+                                             roiHeads: heads)
+        XCTAssertEqual(survivors.map(\.proposal), try fixture.ints("survivor_proposals"), "box columns leave the selection alone")
+        let slots = try fixture.ints("slots")
+        let tape = GradientTape()
+        let trackedLogits = tape.watch(classLogits), trackedDeltas = tape.watch(deltas)
+        let ranked = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: survivors, slots: slots)
+        XCTAssertEqual(ranked.rows.shape, [d, width])
+        let expectedRows = try fixture.float("rows").scalars, rows = ranked.rows.value.scalars
+        let imageWidth = Float(image.width), imageHeight = Float(image.height)
+        let clamp = Float(Foundation.log(1000.0 / 16.0))
+        for position in 0..<d {
+            let row = Array(rows[(width * position)..<(width * position + width)])
+            assertClose(Tensor(shape: [5], scalars: Array(row.prefix(5))),
+                        Tensor(shape: [5], scalars: Array(expectedRows[(5 * position)..<(5 * position + 5)])),
+                        "row \(position): the seed's five columns")
+            let survivor = survivors[slots[position]]
+            let p = (0..<4).map { proposals[survivor.proposal, $0] }
+            let t = (0..<4).map { deltas[survivor.proposal, 4 * survivor.label + $0] }
+            let (pw, ph) = (p[2] - p[0], p[3] - p[1])
+            let cx = p[0] + 0.5 * pw + t[0] / 10 * pw, cy = p[1] + 0.5 * ph + t[1] / 10 * ph
+            let w = Foundation.exp(min(t[2] / 5, clamp)) * pw, h = Foundation.exp(min(t[3] / 5, clamp)) * ph
+            let x1 = min(max(cx - 0.5 * w, 0), imageWidth), x2 = min(max(cx + 0.5 * w, 0), imageWidth)
+            let y1 = min(max(cy - 0.5 * h, 0), imageHeight), y2 = min(max(cy + 0.5 * h, 0), imageHeight)
+            let expected = [(x1 + x2) / 2 / imageWidth, (y1 + y2) / 2 / imageHeight, (x2 - x1) / imageWidth, (y2 - y1) / imageHeight]
+            for (column, value) in expected.enumerated() {
+                XCTAssertEqual(row[5 + classCount - 1 + column], value, accuracy: 1e-5, "row \(position): box column \(column)")
+            }
+            XCTAssertTrue(row.suffix(4).allSatisfy { (0...1).contains($0) }, "row \(position): geometry inside the image")
+        }
+        // The fixture's upstream on the seed's columns, anything on the others: the seed's gradients.
+        let upstream = try fixture.float("upstream").scalars
+        var widened = [Float](repeating: 0, count: d * width)
+        for position in 0..<d {
+            for column in 0..<width { widened[width * position + column] = column < 5 ? upstream[5 * position + column] : 11 }
+        }
+        tape.backward(from: ranked.rows, seed: Tensor(shape: [d, width], scalars: widened))
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedLogits)), try fixture.float("class_logits_grad"), "∂rows/∂class logits")
+        assertClose(try XCTUnwrap(tape.gradient(of: trackedDeltas)), try fixture.float("deltas_grad"), "∂rows/∂deltas")
+
+        let empty = extraction.rows(logits: trackedLogits, deltas: trackedDeltas, survivors: [], slots: [])
+        XCTAssertEqual(empty.rows.shape, [d, width], "k = 0 gives D zero rows of the widened width")
+    }
 }

@@ -156,6 +156,31 @@ final class ClassifierTrainingTests: XCTestCase {
         XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
     }
 
+    func testRowBoxColumnsWidenSAndTrainAndAreRecordedOnlyWhenOn() throws {
+        let folder = try Support.scratchFolder(self)
+        let configuration = Support.detector(maskType: .both)
+        let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
+        let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
+                                                       expected: configuration, seed: 2,
+                                                       rankedRows: RankedRowLayout(classColumns: true, boxColumns: true))
+        XCTAssertEqual(model.configuration.rankedRowWidth, 11, "5 seed columns, 2 class columns, 4 box columns")
+        XCTAssertEqual(model.extraction.rowWidth, 11)
+        XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, 11 * 8])
+        let json = canonicalJSONString(model.configuration)
+        XCTAssertTrue(json.contains("rowBoxColumns"))
+        var seed = model.configuration
+        seed.rowBoxColumns = false
+        XCTAssertFalse(canonicalJSONString(seed).contains("rowBoxColumns"), "rows without boxes keep the bytes written before the option")
+
+        let before = Support.snapshot(model.parameters)
+        let reloaded = try trainOneEpochAndReload(model, in: folder)
+        XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
+                                            before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
+        XCTAssertEqual(reloaded.configuration.rankedRows, RankedRowLayout(classColumns: true, boxColumns: true),
+                       "a classifier checkpoint keeps its row layout")
+        XCTAssertEqual(reloaded.extraction.rowWidth, 11)
+    }
+
     /// One epoch of 2-image batches on 4 slices (its loss must be finite), then the model written as a
     /// classifier checkpoint and read back.
     private func trainOneEpochAndReload(_ model: CovidCTMaskNet, in folder: URL) throws -> CovidCTMaskNet {
