@@ -134,51 +134,43 @@ final class ClassifierTrainingTests: XCTestCase {
     }
 
     func testRowClassColumnsWidenSAndTrainAndAreRecordedOnlyWhenOn() throws {
-        let folder = try Support.scratchFolder(self)
-        let configuration = Support.detector(maskType: .both)
-        let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
-        let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
-                                                       expected: configuration, seed: 2,
-                                                       rankedRows: RankedRowLayout(classColumns: true))
-        XCTAssertEqual(model.configuration.rankedRowWidth, 7, "5 seed columns and one per lesion class (GGO, C)")
-        XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, 7 * 8])
-        let json = canonicalJSONString(model.configuration)
-        XCTAssertTrue(json.contains("rowClassColumns"))
-        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": json]), model.configuration)
-        var seed = model.configuration
-        seed.rowClassColumns = false
-        XCTAssertFalse(canonicalJSONString(seed).contains("rowClassColumns"), "the seed's rows keep the bytes written before the option")
-
-        let before = Support.snapshot(model.parameters)
-        let reloaded = try trainOneEpochAndReload(model, in: folder)
-        XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
-                                            before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
-        XCTAssertEqual(reloaded.configuration.rankedRowWidth, 7, "a classifier checkpoint rebuilds S at its own width")
+        // 5 seed columns and one per lesion class (GGO, C).
+        try checkWidenedRows(RankedRowLayout(classColumns: true), width: 7, key: "rowClassColumns") { $0.rowClassColumns = false }
     }
 
     func testRowBoxColumnsWidenSAndTrainAndAreRecordedOnlyWhenOn() throws {
+        // 5 seed columns, 2 class columns, 4 box columns.
+        try checkWidenedRows(RankedRowLayout(classColumns: true, boxColumns: true), width: 11, key: "rowBoxColumns") {
+            $0.rowBoxColumns = false
+        }
+    }
+
+    /// A classifier whose rows have `layout`: S is `width` columns per row wide, the configuration records
+    /// `key` only while the option is on (`unset` turns it off), S trains, and a reloaded checkpoint keeps
+    /// the layout.
+    private func checkWidenedRows(_ layout: RankedRowLayout, width: Int, key: String,
+                                  unset: (inout ClassifierConfiguration) -> Void) throws {
         let folder = try Support.scratchFolder(self)
         let configuration = Support.detector(maskType: .both)
         let (checkpoint, _) = try Support.segmentationCheckpoint(configuration, seed: 1, in: folder)
         let (model, _) = try WeightTransfer.classifier(fromSegmentation: checkpoint, roiBatchSize: 8, features: 16,
-                                                       expected: configuration, seed: 2,
-                                                       rankedRows: RankedRowLayout(classColumns: true, boxColumns: true))
-        XCTAssertEqual(model.configuration.rankedRowWidth, 11, "5 seed columns, 2 class columns, 4 box columns")
-        XCTAssertEqual(model.extraction.rowWidth, 11)
-        XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, 11 * 8])
+                                                       expected: configuration, seed: 2, rankedRows: layout)
+        XCTAssertEqual(model.configuration.rankedRowWidth, width)
+        XCTAssertEqual(model.extraction.rowWidth, width)
+        XCTAssertEqual(model.parameters["s2new.fc_scores.weight"]?.value.shape, [16, width * 8])
         let json = canonicalJSONString(model.configuration)
-        XCTAssertTrue(json.contains("rowBoxColumns"))
-        var seed = model.configuration
-        seed.rowBoxColumns = false
-        XCTAssertFalse(canonicalJSONString(seed).contains("rowBoxColumns"), "rows without boxes keep the bytes written before the option")
+        XCTAssertTrue(json.contains(key))
+        XCTAssertEqual(ClassifierConfiguration.from(metadata: ["classifier_configuration": json]), model.configuration)
+        var without = model.configuration
+        unset(&without)
+        XCTAssertFalse(canonicalJSONString(without).contains(key), "rows without the option keep the bytes written before it")
 
         let before = Support.snapshot(model.parameters)
         let reloaded = try trainOneEpochAndReload(model, in: folder)
         XCTAssertFalse(Support.bitIdentical(model.parameters["s2new.fc_scores.weight"]!.value.scalars,
                                             before.tensors["s2new.fc_scores.weight"]!), "S trains on the widened rows")
-        XCTAssertEqual(reloaded.configuration.rankedRows, RankedRowLayout(classColumns: true, boxColumns: true),
-                       "a classifier checkpoint keeps its row layout")
-        XCTAssertEqual(reloaded.extraction.rowWidth, 11)
+        XCTAssertEqual(reloaded.configuration.rankedRows, layout, "a classifier checkpoint keeps its row layout")
+        XCTAssertEqual(reloaded.extraction.rowWidth, width, "a classifier checkpoint rebuilds S at its own width")
     }
 
     /// One epoch of 2-image batches on 4 slices (its loss must be finite), then the model written as a
