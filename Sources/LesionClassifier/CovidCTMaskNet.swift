@@ -51,7 +51,7 @@ public struct ClassifierConfiguration: Codable, Equatable, Sendable {
 
     /// Columns of one ranked row given to S: score, 4 raw deltas, with `rowClassColumns` one per lesion class,
     /// with `rowBoxColumns` the box's 4 geometry columns.
-    public var rankedRowWidth: Int { 5 + rankedClassColumns + (rowBoxColumns ? RankedBoxExtraction.boxColumnCount : 0) }
+    public var rankedRowWidth: Int { RankedBoxExtraction.rowWidth(classColumns: rankedClassColumns, boxColumns: rowBoxColumns) }
 
     /// A classifier on `detector` with D and s.
     public init(detector: MaskRCNNConfiguration, roiBatchSize: Int = 256, features: Int = 1024) {

@@ -70,7 +70,13 @@ public struct RankedBoxExtraction {
     public static let boxColumnCount = 4
 
     /// Columns per row.
-    public var rowWidth: Int { 5 + classColumns + (boxColumns ? Self.boxColumnCount : 0) }
+    public var rowWidth: Int { Self.rowWidth(classColumns: classColumns, boxColumns: boxColumns) }
+
+    /// Columns of a row with `classColumns` class columns and, when `boxColumns`, the box geometry: the one
+    /// place the layout's width is counted, for the extraction and for S built beside it.
+    public static func rowWidth(classColumns: Int, boxColumns: Bool) -> Int {
+        5 + classColumns + (boxColumns ? boxColumnCount : 0)
+    }
 
     /// An extraction producing `roiBatchSize` rows with per-class NMS at `nmsThreshold`, each row followed by
     /// `classColumns` one-hot columns of its class (1…classColumns) when that is not 0 and by its box
@@ -115,9 +121,8 @@ public struct RankedBoxExtraction {
     }
 
     /// The `[D, w]` rows [softmax score of the survivor's class, its raw dx, dy, dw, dh (, class one-hot)
-    /// (, box geometry)] with
-    /// slot i holding survivor `slots[i]`. Repeated survivors accumulate gradient. No survivors give D zero
-    /// rows (B6).
+    /// (, box geometry)] with slot i holding survivor `slots[i]`. Repeated survivors accumulate gradient. No
+    /// survivors give D zero rows (B6).
     public func rows(logits: Variable, deltas: Variable, survivors: [RankedSurvivor], slots: [Int]) -> RankedBoxes {
         guard !survivors.isEmpty else {
             // k = 0: D zero rows, never a crash (Appendix D/B6). S still sees its biases' response. (Both
